@@ -1,0 +1,145 @@
+"""The ``Database`` facade: engine, session scope, TaskFlow backend, schema."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session, sessionmaker
+from taskflow import exceptions as tf_exc
+from taskflow.persistence.base import Backend
+
+from persistence import schema
+from persistence.engine import create_engine, mask_url
+from persistence.errors import PersistenceError, SchemaError
+from persistence.taskflow_backend import CachedConnectionBackend
+
+# Errors after which the same call may work later: the server was unreachable
+# or dropped the connection, or the pool was exhausted.
+_TRANSIENT_ERRORS = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
+
+
+class Database:
+    """One database: its engine, session scope, TaskFlow backend and schema."""
+
+    def __init__(self, url_or_engine: str | Engine) -> None:
+        if isinstance(url_or_engine, Engine):
+            self._engine = url_or_engine
+            self._owns_engine = False
+        else:
+            self._engine = create_engine(url_or_engine)
+            self._owns_engine = True
+        # Records are built inside the scope, but expiring on commit would
+        # make any later attribute access hit the database again.
+        self._sessions = sessionmaker(bind=self._engine, expire_on_commit=False)
+        self._backend: CachedConnectionBackend | None = None
+        self._backend_lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def url(self) -> str:
+        """The URL with its password masked, for messages and logs."""
+        return mask_url(self._engine.url)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """The one place that commits: commit on success, roll back on error."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except sa_exc.SQLAlchemyError as exc:
+            session.rollback()
+            raise PersistenceError(
+                f"database error on {self.url}: {_describe(exc)}",
+                retryable=isinstance(exc, _TRANSIENT_ERRORS),
+            ) from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def taskflow_backend(self) -> Backend:
+        """TaskFlow's SQLAlchemy backend on this engine (built once)."""
+        with self._backend_lock:
+            if self._backend is None:
+                # TaskFlow only reads "connection" when it builds its own
+                # engine; the masked URL keeps the password out of its conf.
+                self._backend = CachedConnectionBackend(
+                    {"connection": self.url}, engine=self._engine
+                )
+            return self._backend
+
+    def upgrade(self) -> None:
+        """Create or upgrade TaskFlow's tables, then ours; a no-op when current."""
+        try:
+            with schema.upgrade_lock(self._engine):
+                self.taskflow_backend().get_connection().upgrade()
+                schema.upgrade_ours(self._engine)
+        except (sa_exc.SQLAlchemyError, tf_exc.TaskFlowException) as exc:
+            raise self._schema_error("upgrading", exc) from exc
+
+    def downgrade(self, revision: str = "base") -> None:
+        """Revert our tables to ``revision``; TaskFlow's tables are untouched."""
+        try:
+            schema.downgrade_ours(self._engine, revision)
+        except sa_exc.SQLAlchemyError as exc:
+            raise self._schema_error("downgrading", exc) from exc
+
+    def schema_current(self) -> bool:
+        """Whether our head revision is applied and TaskFlow's tables exist."""
+        try:
+            return schema.is_current(self._engine)
+        except sa_exc.SQLAlchemyError as exc:
+            raise self._schema_error("checking", exc) from exc
+
+    def require_current_schema(self) -> None:
+        """Raise ``SchemaError`` unless ``schema_current()``."""
+        if not self.schema_current():
+            raise SchemaError(
+                f"the database schema at {self.url} is missing or outdated: "
+                "upgrade the database first"
+            )
+
+    def close(self) -> None:
+        """Drop the TaskFlow backend and dispose of the engine if we built it."""
+        with self._backend_lock:
+            if self._backend is not None:
+                self._backend.close()
+                self._backend = None
+        if self._owns_engine:
+            self._engine.dispose()
+
+    def _schema_error(self, action: str, exc: BaseException) -> SchemaError:
+        return SchemaError(
+            f"{action} the database schema at {self.url} failed: {_describe(exc)}",
+            retryable=isinstance(_root_cause(exc), _TRANSIENT_ERRORS),
+        )
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    # TaskFlow wraps SQLAlchemy's errors in StorageFailure (with a cause).
+    while isinstance(exc, tf_exc.TaskFlowException) and exc.cause is not None:
+        exc = exc.cause
+    return exc
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line reason: the driver's message without SQLAlchemy's boilerplate."""
+    cause = _root_cause(exc)
+    if isinstance(cause, sa_exc.DBAPIError) and cause.orig is not None:
+        cause = cause.orig
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"

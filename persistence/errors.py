@@ -1,0 +1,35 @@
+"""Errors of the persistence package.
+
+Each class's docstring is its default message. ``retryable`` tells a caller
+whether the same operation may succeed later (for example once the database is
+reachable again).
+"""
+
+from __future__ import annotations
+
+
+class PersistenceError(Exception):
+    """The database operation failed."""
+
+    retryable = False
+
+    def __init__(self, message: str | None = None, *, retryable: bool | None = None):
+        super().__init__(message or (self.__doc__ or "").strip())
+        if retryable is not None:
+            self.retryable = retryable
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class JobNotFound(PersistenceError):
+    """No job has that id."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job with id {job_id!r}")
+        self.job_id = job_id
+
+
+class SchemaError(PersistenceError):
+    """The database schema is missing, outdated or unreachable."""

@@ -1,0 +1,100 @@
+"""Declarative models of OUR tables (TaskFlow owns logbooks/flowdetails/atomdetails).
+
+Every change here needs a revision in ``migrations/versions``; the migration
+tests compare these models with the migrated schema.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Deterministic constraint names, so a migration can drop what it created.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamp stored as UTC and always read back timezone-aware.
+
+    SQLite has no timezone type: values are stored as naive UTC and get their
+    tzinfo back on load. Naive input is refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware one")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class JobRow(Base):
+    """One job's history row; ``state`` holds a ``JobState`` value."""
+
+    __tablename__ = "orchestrator_jobs"
+    __table_args__ = (
+        Index("ix_orchestrator_jobs_state_created_at", "state", "created_at"),
+        Index("ix_orchestrator_jobs_created_at", "created_at"),
+        Index("ix_orchestrator_jobs_flow_name_created_at", "flow_name", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    flow_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    store: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
+    owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    logbook_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    flow_detail_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    board_job_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+metadata = Base.metadata
+
+# The tables our alembic migrations own; everything else in the database
+# (TaskFlow's tables and its alembic_version) is left alone.
+OWNED_TABLES: frozenset[str] = frozenset(metadata.tables)

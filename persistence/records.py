@@ -1,0 +1,55 @@
+"""Plain value objects handed out by the repository (never ORM rows)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+class JobState(enum.StrEnum):
+    """Lifecycle of a job as recorded in ``orchestrator_jobs``.
+
+    The values are persisted: never rename one.
+    """
+
+    POSTING = "POSTING"
+    POSTED = "POSTED"
+    RUNNING = "RUNNING"
+    SUSPENDED = "SUSPENDED"
+    SUCCESS = "SUCCESS"
+    REVERTED = "REVERTED"
+    FAILED = "FAILED"
+
+
+TERMINAL_STATES: frozenset[JobState] = frozenset(
+    {JobState.SUCCESS, JobState.REVERTED, JobState.FAILED}
+)
+
+# States a claimed job may be handed back in (see ``mark_released``).
+RELEASE_STATES: frozenset[JobState] = frozenset({JobState.POSTED, JobState.SUSPENDED})
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One row of job history; all datetimes are timezone-aware UTC."""
+
+    id: str
+    flow_name: str
+    state: JobState
+    store: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
+    owner: str | None
+    logbook_id: str
+    flow_detail_id: str
+    board_job_id: str | None
+    last_error: str | None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
