@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import click
+
+from orchestrator import daemon, settings
+from orchestrator.cli.context import AppContext, with_app
+
+
+@click.command()
+@click.option("--name", help="Claim jobs under this name (default: [conductor] name, "
+              "else host name and pid).")
+@with_app
+def conductor(app: AppContext, name: str | None) -> None:
+    """Claim jobs from the jobboard and run them until stopped.
+
+    SIGTERM or Ctrl-C stops claiming, lets running flows suspend at the next
+    task boundary, hands their jobs back for another conductor, and exits 0.
+    """
+    daemon.run_conductor(
+        settings.conductor_settings(app.conf, name=name),
+        app.database,
+        app.registry,
+        settings.jobboard_settings(app.conf),
+    )

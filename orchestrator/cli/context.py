@@ -1,0 +1,103 @@
+"""Configuration loading and object wiring for CLI commands (the composition root)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from oslo_config import cfg
+
+import persistence
+from orchestrator import conf as orchestrator_conf
+from orchestrator import settings
+from orchestrator.registry import FlowRegistry
+from orchestrator.service import Orchestrator
+
+_FILES_KEY = "orchestrator.config_files"
+
+
+def _remember_files(ctx: click.Context, _param: click.Parameter,
+                    value: tuple[str, ...]) -> None:
+    files = ctx.find_root().meta.setdefault(_FILES_KEY, [])
+    files.extend(value)
+
+
+def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Accept ``--config-file`` on the group and on every command."""
+    return click.option(
+        "--config-file",
+        "config_files",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False),
+        expose_value=False,
+        is_eager=True,
+        callback=_remember_files,
+        help="Configuration file (oslo.config INI); may be given more than once. "
+        "Default: orchestrator.conf in ~/.orchestrator, ~/, /etc/orchestrator, /etc.",
+    )(func)
+
+
+class AppContext:
+    """What commands need, built once from the parsed configuration."""
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.conf = conf
+        self._database: persistence.Database | None = None
+        self._registry: FlowRegistry | None = None
+
+    @property
+    def database(self) -> persistence.Database:
+        if self._database is None:
+            self._database = persistence.Database(settings.database_url(self.conf))
+        return self._database
+
+    @property
+    def registry(self) -> FlowRegistry:
+        if self._registry is None:
+            self._registry = FlowRegistry.from_entry_points()
+        return self._registry
+
+    def orchestrator(self) -> Orchestrator:
+        return Orchestrator(self.database, self.registry,
+                            settings.jobboard_settings(self.conf))
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.close()
+
+
+def load_config(ctx: click.Context) -> AppContext:
+    files = ctx.find_root().meta.get(_FILES_KEY, [])
+    conf = cfg.ConfigOpts()
+    orchestrator_conf.register_opts(conf)
+    conf(args=[], project="orchestrator", default_config_files=files or None)
+    app = AppContext(conf)
+    ctx.call_on_close(app.close)
+    return app
+
+
+def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Pass the AppContext as the first argument of a command."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        return func(load_config(ctx), *args, **kwargs)
+
+    return config_option(wrapper)
+
+
+def setup_logging(verbose: int) -> None:
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(
+        level=max(level, logging.DEBUG),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    # kazoo and taskflow are chatty at INFO; their warnings still show.
+    for noisy in ("kazoo", "taskflow"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

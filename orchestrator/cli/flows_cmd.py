@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.cli.context import AppContext, with_app
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@with_app
+def flows(app: AppContext, as_json: bool) -> None:
+    """List registered flows and the inputs each one requires."""
+    infos = app.orchestrator().flows()
+    if as_json:
+        click.echo(json.dumps([
+            {"name": i.name, "requires": sorted(i.requires),
+             "optional": sorted(i.optional), "description": i.description}
+            for i in infos
+        ], indent=2))
+        return
+    table = Table("flow", "requires", "optional", "description")
+    for info in infos:
+        table.add_row(info.name, ", ".join(sorted(info.requires)),
+                      ", ".join(sorted(info.optional)), info.description)
+    Console().print(table)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from orchestrator.cli.context import AppContext, with_app
+from orchestrator.cli.render import job_json
+from orchestrator.errors import InvalidStore
+from orchestrator.service import JobRecord, JobState
+
+
+def _load_store(store_json: str | None, store_file: Any) -> dict[str, Any]:
+    if store_json is not None and store_file is not None:
+        raise click.UsageError("give --store-json or --store-file, not both")
+    text = store_json if store_json is not None else (
+        store_file.read() if store_file is not None else "{}")
+    source = "--store-json" if store_json is not None else "--store-file"
+    try:
+        store = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidStore(f"{source} is not valid JSON: {exc}") from exc
+    if not isinstance(store, dict):
+        raise InvalidStore(f"{source} must be a JSON object, not {type(store).__name__}")
+    return store
+
+
+@click.command()
+@click.argument("flow")
+@click.option("--store-json", metavar="JSON", help="The flow's inputs as a JSON object.")
+@click.option("--store-file", type=click.File("r"), help="Read the inputs from a JSON file.")
+@click.option("--priority", default="NORMAL", show_default=True,
+              type=click.Choice(["VERY_LOW", "LOW", "NORMAL", "HIGH", "VERY_HIGH"],
+                                case_sensitive=False))
+@click.option("--wait", is_flag=True,
+              help="Follow the job to its end; exit 1 unless it succeeded.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None,
+              help="With --wait: give up after this many seconds (exit 1).")
+@click.option("--json", "as_json", is_flag=True, help="Print the job record as JSON.")
+@with_app
+def post(app: AppContext, flow: str, store_json: str | None, store_file: Any,
+         priority: str, wait: bool, timeout: float | None, as_json: bool) -> None:
+    """Post a job running FLOW to the jobboard and print its id.
+
+    The flow must be registered (see 'orchestrator flows') and the store must
+    hold every input it requires; otherwise nothing is posted and the exit
+    code is 2.
+    """
+    store = _load_store(store_json, store_file)
+    with app.orchestrator() as orch:
+        record = orch.post(flow, store, priority=priority.upper())
+        if not as_json:
+            click.echo(record.id)
+        if not wait:
+            if as_json:
+                click.echo(job_json(record))
+            return
+
+        def _show(change: JobRecord) -> None:
+            owner = f" on {change.owner}" if change.owner else ""
+            click.echo(f"  {change.state.value}{owner} (attempt {change.attempts})",
+                       err=True)
+
+        final = orch.wait(record.id, timeout=timeout, on_change=_show)
+    if as_json:
+        click.echo(job_json(final))
+    else:
+        click.echo(final.state.value)
+        if final.last_error:
+            click.echo(f"  error: {final.last_error}", err=True)
+    if final.state is not JobState.SUCCESS:
+        raise SystemExit(1)

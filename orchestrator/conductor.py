@@ -1,0 +1,210 @@
+"""The conductor: claims jobs from the jobboard and runs them with SQL persistence.
+
+One subclass of TaskFlow's non-blocking conductor, changed where stock TaskFlow
+falls short:
+
+* it builds only flows from the registry, by the name the job payload carries,
+  and never imports the factory path a flow detail names;
+* it runs only jobs that have a row in our job table (posted through us);
+* it records each job's outcome (SUCCESS, REVERTED, FAILED with the error);
+* a job that keeps hitting storage or execution errors is failed after
+  ``max_attempts`` claims instead of being handed back forever;
+* a flow already finished (its conductor died before consuming the job) is not
+  run again: TaskFlow would reset a REVERTED flow and run it from scratch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import taskflow.engines
+from taskflow import states
+from taskflow.conductors.backends import impl_nonblocking
+from taskflow.listeners import timing
+
+import persistence
+from jobs import InvalidJobDetails, JobSpec, flow_name_from_meta
+from orchestrator.errors import OrchestratorError
+from orchestrator.registry import FlowRegistry
+
+LOG = logging.getLogger(__name__)
+
+_FINISHED_FLOW_STATES = {
+    states.SUCCESS: persistence.JobState.SUCCESS,
+    states.REVERTED: persistence.JobState.REVERTED,
+    states.FAILURE: persistence.JobState.FAILED,
+}
+
+
+class RejectedJob(OrchestratorError):
+    """The conductor refused to run a job; it is moved to the jobboard's trash."""
+
+
+class GaveUp(OrchestratorError):
+    """The job failed on every allowed attempt; it is moved to the trash."""
+
+
+@dataclass(frozen=True)
+class ConductorSettings:
+    name: str
+    max_simultaneous_jobs: int = 4
+    engine: str = "serial"
+    engine_workers: int = 4
+    poll_interval: float = 0.1
+    max_attempts: int = 5
+
+
+class FlowConductor(impl_nonblocking.NonBlockingConductor):
+    def __init__(
+        self,
+        settings: ConductorSettings,
+        jobboard: Any,
+        database: persistence.Database,
+        registry: FlowRegistry,
+    ) -> None:
+        engine_options: dict[str, Any] = {}
+        if settings.engine == "parallel":
+            engine_options = {"executor": "threaded", "max_workers": settings.engine_workers}
+        super().__init__(
+            settings.name,
+            jobboard,
+            persistence=database.taskflow_backend(),
+            engine=settings.engine,
+            engine_options=engine_options,
+            wait_timeout=settings.poll_interval,
+            max_simultaneous_jobs=settings.max_simultaneous_jobs,
+        )
+        self._settings = settings
+        self._db = database
+        self._registry = registry
+        self._engines: dict[str, Any] = {}
+        self._engines_lock = threading.Lock()
+
+    # TaskFlow seams --------------------------------------------------------
+
+    def _engine_from_job(self, job: Any) -> Any:
+        spec = self._spec(job)
+        flow_detail = self._flow_detail_from_job(job)
+        recorded = flow_name_from_meta(flow_detail.meta)
+        if recorded != spec.flow_name:
+            raise RejectedJob(
+                f"job {spec.job_id} names flow {spec.flow_name!r} but its flow "
+                f"detail records {recorded!r}"
+            )
+        try:
+            flow = self._registry.build(spec.flow_name)
+        except OrchestratorError as exc:
+            raise RejectedJob(f"job {spec.job_id}: {exc}") from exc
+        engine = taskflow.engines.load(
+            flow,
+            store=dict(spec.store),
+            flow_detail=flow_detail,
+            book=job.book,
+            backend=self._persistence,
+            engine=self._engine,
+            **self._engine_options,
+        )
+        with self._engines_lock:
+            self._engines[job.uuid] = engine
+        return engine
+
+    def _listeners_from_job(self, job: Any, engine: Any) -> list[Any]:
+        listeners = super()._listeners_from_job(job, engine)
+        # Execute and revert timestamps per atom, for the job history.
+        listeners.append(timing.EventTimeListener(engine))
+        return listeners
+
+    def _dispatch_job(self, job: Any) -> bool:
+        spec = self._spec(job)
+        refusal: str | None = None
+        with self._db.session() as session:
+            before = persistence.get_job(session, spec.job_id)
+            if before is None:
+                raise RejectedJob(
+                    f"job {spec.job_id} ({spec.flow_name}) was not posted through "
+                    "the orchestrator: it has no job record"
+                )
+            if before.flow_name != spec.flow_name:
+                raise RejectedJob(
+                    f"job {spec.job_id} names flow {spec.flow_name!r} on the "
+                    f"jobboard but {before.flow_name!r} in its record"
+                )
+            if before.state in persistence.TERMINAL_STATES:
+                LOG.info("Job %s already finished %s; consuming it", spec.job_id,
+                         before.state.value)
+                return True
+            if spec.flow_name in self._registry:
+                record = persistence.mark_claimed(session, spec.job_id, self.name)
+            else:
+                refusal = f"flow {spec.flow_name!r} is not registered on conductor {self.name}"
+                persistence.mark_finished(session, spec.job_id,
+                                          persistence.JobState.FAILED, refusal)
+        if refusal is not None:
+            raise RejectedJob(refusal)
+        assert record is not None
+        LOG.info("Running job %s (%s), attempt %d", spec.job_id, spec.flow_name,
+                 record.attempts)
+        try:
+            consume = bool(super()._dispatch_job(job))
+        except Exception as exc:
+            self._finish(spec.job_id, persistence.JobState.FAILED,
+                         f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            with self._engines_lock:
+                engine = self._engines.pop(job.uuid, None)
+        return self._record_outcome(spec, record, engine, consume)
+
+    # outcome ---------------------------------------------------------------
+
+    def _record_outcome(self, spec: JobSpec, record: persistence.JobRecord,
+                        engine: Any, consume: bool) -> bool:
+        flow_state = engine.storage.get_flow_state() if engine is not None else None
+        if flow_state in _FINISHED_FLOW_STATES:
+            state = _FINISHED_FLOW_STATES[flow_state]
+            error = None if state is persistence.JobState.SUCCESS else _failure_summary(engine)
+            self._finish(spec.job_id, state, error)
+            LOG.info("Job %s finished %s", spec.job_id, state.value)
+            return True
+        if flow_state == states.SUSPENDED:
+            with self._db.session() as session:
+                persistence.mark_released(session, spec.job_id,
+                                          persistence.JobState.SUSPENDED)
+            LOG.info("Job %s suspended; handing it back", spec.job_id)
+            return False
+        error = _failure_summary(engine) or f"flow ended in state {flow_state}"
+        if record.attempts >= self._settings.max_attempts:
+            self._finish(spec.job_id, persistence.JobState.FAILED,
+                         f"gave up after {record.attempts} attempts: {error}")
+            raise GaveUp(f"job {spec.job_id} gave up after {record.attempts} attempts")
+        with self._db.session() as session:
+            persistence.mark_released(session, spec.job_id, persistence.JobState.POSTED,
+                                      error)
+        return consume
+
+    def _finish(self, job_id: str, state: persistence.JobState, error: str | None) -> None:
+        with self._db.session() as session:
+            persistence.mark_finished(session, job_id, state, error)
+
+    def _spec(self, job: Any) -> JobSpec:
+        try:
+            return JobSpec.from_details(job.details)
+        except InvalidJobDetails as exc:
+            raise RejectedJob(f"job {job.uuid}: {exc}") from exc
+
+    @property
+    def name(self) -> str:
+        return str(self._name)
+
+
+def _failure_summary(engine: Any) -> str | None:
+    if engine is None:
+        return None
+    failures = engine.storage.get_execute_failures()
+    if not failures:
+        return None
+    atom, failure = next(iter(failures.items()))
+    return f"{atom}: {failure.exception_str}" if failure.exception_str else atom

@@ -1,0 +1,26 @@
+"""Configuration options, declared per group and exposed through ``list_opts()``.
+
+Nothing here reads configuration at import time: entry points call
+``register_opts(conf)`` and parse files themselves, then hand plain values down.
+"""
+
+from __future__ import annotations
+
+from oslo_config import cfg
+
+from orchestrator.conf import conductor, database, jobboard, paths
+
+_MODULES = (paths, jobboard, database, conductor)
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    for module in _MODULES:
+        module.register_opts(conf)
+
+
+def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
+    """Entry point for oslo-config-generator (namespace ``orchestrator``)."""
+    return [(module.GROUP, list(module.OPTS)) for module in _MODULES]
+
+
+__all__ = ["list_opts", "register_opts"]

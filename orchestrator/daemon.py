@@ -1,0 +1,63 @@
+"""Running a conductor as a daemon: signals, connection, and a clean exit."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+import jobs
+import persistence
+from orchestrator.conductor import ConductorSettings, FlowConductor
+from orchestrator.errors import OrchestratorError, ServiceUnavailable
+from orchestrator.registry import FlowRegistry
+
+LOG = logging.getLogger(__name__)
+
+
+def run_conductor(
+    settings: ConductorSettings,
+    database: persistence.Database,
+    registry: FlowRegistry,
+    board_settings: jobs.JobboardSettings,
+    stop: threading.Event | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT (or ``stop`` is set); return once jobs are handed back."""
+    if not database.schema_current():
+        raise OrchestratorError(
+            f"the database {database.url} is not initialised or not up to date: "
+            "run 'orchestrator db upgrade'"
+        )
+    try:
+        with jobs.open_jobboard(board_settings, settings.name,
+                                database.taskflow_backend()) as board:
+            _serve(FlowConductor(settings, board, database, registry),
+                   settings, registry, board_settings, stop)
+    except jobs.BoardUnavailable as exc:
+        raise ServiceUnavailable(str(exc)) from exc
+
+
+def _serve(
+    conductor: FlowConductor,
+    settings: ConductorSettings,
+    registry: FlowRegistry,
+    board_settings: jobs.JobboardSettings,
+    stop: threading.Event | None,
+) -> None:
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        LOG.warning("%s received: suspending running flows and handing their "
+                    "jobs back", signal.Signals(signum).name)
+        conductor.stop()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+    if stop is not None:
+        threading.Thread(target=lambda: (stop.wait(), conductor.stop()),
+                         daemon=True, name="conductor-stop").start()
+    LOG.warning("Conductor %s serving %s at %s (flows: %s)", settings.name,
+                board_settings.path, board_settings.hosts_string,
+                ", ".join(registry.names()))
+    conductor.run()
+    LOG.warning("Conductor %s stopped", settings.name)

@@ -1,0 +1,80 @@
+"""Errors of the orchestrator package.
+
+Each class's docstring is its default message. ``retryable`` tells a caller
+whether the same request may succeed later; ``client_error`` marks mistakes in
+the request itself, which the CLI maps to exit code 2 (and the API to 4xx).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class OrchestratorError(Exception):
+    """The orchestrator could not complete the request."""
+
+    client_error = False
+    retryable = False
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class InvalidRequest(OrchestratorError):
+    """The request is invalid."""
+
+    client_error = True
+
+
+class UnknownFlow(InvalidRequest):
+    """No flow is registered under that name."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        known = sorted(known)
+        listing = ", ".join(known) if known else "none are registered"
+        super().__init__(f"unknown flow {name!r}; registered flows: {listing}")
+        self.name = name
+        self.known = known
+
+
+class MissingInputs(InvalidRequest):
+    """The store lacks inputs the flow requires."""
+
+    def __init__(self, flow: str, missing: Iterable[str]) -> None:
+        self.missing = sorted(missing)
+        super().__init__(
+            f"flow {flow!r} requires inputs missing from the store: "
+            + ", ".join(self.missing)
+        )
+
+
+class InvalidStore(InvalidRequest):
+    """The store must be a JSON object mapping input names to values."""
+
+
+class JobNotFound(InvalidRequest):
+    """No job has that id."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job with id {job_id!r}")
+        self.job_id = job_id
+
+
+class FlowLoadError(OrchestratorError):
+    """A registered flow could not be built."""
+
+
+class ServiceUnavailable(OrchestratorError):
+    """A service the orchestrator needs (ZooKeeper or the database) is unreachable."""
+
+    retryable = True
+
+
+class WaitTimeout(OrchestratorError):
+    """The job did not finish in the time allowed."""
+
+    retryable = True

@@ -1,0 +1,35 @@
+"""An append-only record of task side effects, for demos and crash tests.
+
+Each line is ``<action> <task> <pid>``. Lines are written with O_APPEND and
+fsynced, so a process killed with SIGKILL leaves only whole lines behind and
+a reader can count exactly which executions and reverts happened.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def record(path: str | os.PathLike[str] | None, action: str, task: str) -> None:
+    if not path:
+        return
+    line = f"{action} {task} {os.getpid()}\n".encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read(path: str | os.PathLike[str]) -> list[tuple[str, str, int]]:
+    """Return the recorded ``(action, task, pid)`` entries, oldest first."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    entries = []
+    for line in p.read_text().splitlines():
+        action, task, pid = line.split(" ")
+        entries.append((action, task, int(pid)))
+    return entries

@@ -1,0 +1,130 @@
+"""The flow registry: the only flows a conductor will build.
+
+Stock TaskFlow rebuilds a job's flow by importing whatever factory path its flow
+detail names, so anyone able to write to ZooKeeper or the database can make a
+conductor call any function. Here a job names a flow by a stable registered
+name, and only factories registered in the ``orchestrator.flows`` entry-point
+group (or handed to the registry explicitly) are ever called.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stevedore import extension
+from taskflow import flow as tf_flow
+
+from orchestrator.errors import FlowLoadError, UnknownFlow
+
+LOG = logging.getLogger(__name__)
+
+NAMESPACE = "orchestrator.flows"
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
+
+FlowFactory = Callable[[], tf_flow.Flow]
+
+
+@dataclass(frozen=True)
+class FlowInfo:
+    name: str
+    requires: frozenset[str]
+    optional: frozenset[str]
+    provides: frozenset[str]
+    description: str
+
+
+class FlowRegistry:
+    """Maps stable flow names to the factories that build them."""
+
+    def __init__(
+        self,
+        factories: Mapping[str, FlowFactory],
+        broken: Mapping[str, str] | None = None,
+    ) -> None:
+        for name in factories:
+            if not _NAME_RE.match(name):
+                raise ValueError(
+                    f"invalid flow name {name!r}: use lower-case letters, digits, "
+                    "'.', '_' and '-'"
+                )
+        self._factories = dict(factories)
+        self._broken = dict(broken or {})
+
+    @classmethod
+    def from_entry_points(cls, namespace: str = NAMESPACE) -> FlowRegistry:
+        broken: dict[str, str] = {}
+
+        def _on_failure(_mgr: Any, entry_point: Any, err: BaseException) -> None:
+            name = getattr(entry_point, "name", str(entry_point))
+            LOG.error("Flow %s could not be loaded: %s", name, err)
+            broken[name] = f"{type(err).__name__}: {err}"
+
+        mgr: extension.ExtensionManager[Any] = extension.ExtensionManager(
+            namespace,
+            invoke_on_load=False,
+            on_load_failure_callback=_on_failure,
+        )
+        factories = {ext.name: ext.plugin for ext in mgr}
+        return cls(factories, broken)
+
+    def names(self) -> list[str]:
+        return sorted(self._factories)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._factories
+
+    def factory(self, name: str) -> FlowFactory:
+        try:
+            return self._factories[name]
+        except KeyError:
+            if name in self._broken:
+                raise FlowLoadError(
+                    f"flow {name!r} is registered but failed to load: "
+                    f"{self._broken[name]}"
+                ) from None
+            raise UnknownFlow(name, self._factories) from None
+
+    def build(self, name: str) -> tf_flow.Flow:
+        """Build a fresh flow object for the registered name."""
+        factory = self.factory(name)
+        try:
+            flow = factory()
+        except Exception as exc:
+            raise FlowLoadError(
+                f"the factory of flow {name!r} raised {type(exc).__name__}: {exc}"
+            ) from exc
+        if not isinstance(flow, tf_flow.Flow):
+            raise FlowLoadError(
+                f"the factory of flow {name!r} returned {type(flow).__name__}, "
+                "not a TaskFlow flow"
+            )
+        return flow
+
+    def describe(self, name: str) -> FlowInfo:
+        flow = self.build(name)
+        optional: set[str] = set()
+        for atom in _iter_atoms(flow):
+            optional.update(getattr(atom, "optional", ()) or ())
+        doc = (self.factory(name).__doc__ or "").strip().splitlines()
+        return FlowInfo(
+            name=name,
+            requires=frozenset(flow.requires),
+            optional=frozenset(optional - set(flow.provides) - set(flow.requires)),
+            provides=frozenset(flow.provides),
+            description=doc[0] if doc else "",
+        )
+
+    def describe_all(self) -> Iterable[FlowInfo]:
+        return [self.describe(name) for name in self.names()]
+
+
+def _iter_atoms(flow: tf_flow.Flow) -> Iterable[Any]:
+    for node, _meta in flow.iter_nodes():
+        if isinstance(node, tf_flow.Flow):
+            yield from _iter_atoms(node)
+        else:
+            yield node

@@ -1,0 +1,62 @@
+"""Turns parsed configuration into the plain values the rest of the code takes.
+
+Only entry points (the CLI and daemons) call these; nothing below them reads
+``CONF``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from oslo_config import cfg
+
+from jobs import JobboardSettings
+from orchestrator.conductor import ConductorSettings
+
+
+def state_path(conf: cfg.ConfigOpts) -> Path:
+    return Path(os.path.expanduser(conf.state_path))
+
+
+def database_url(conf: cfg.ConfigOpts) -> str:
+    if conf.database.connection:
+        return str(conf.database.connection)
+    return f"sqlite:///{state_path(conf) / 'orchestrator.sqlite'}"
+
+
+def jobboard_settings(conf: cfg.ConfigOpts) -> JobboardSettings:
+    group = conf.jobboard
+    return JobboardSettings(
+        hosts=tuple(group.hosts),
+        path=group.path,
+        session_timeout=group.session_timeout,
+        connect_timeout=group.connect_timeout,
+        username=group.username,
+        password=group.password,
+        use_ssl=group.use_ssl,
+        ca_file=group.ca_file,
+        cert_file=group.cert_file,
+        key_file=group.key_file,
+        key_password=group.key_password,
+        verify_certs=group.verify_certs,
+    )
+
+
+def default_conductor_name() -> str:
+    # Host and pid: two conductors on one host must never share a claim owner,
+    # or one could consume or abandon the other's jobs.
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def conductor_settings(conf: cfg.ConfigOpts, name: str | None = None) -> ConductorSettings:
+    group = conf.conductor
+    return ConductorSettings(
+        name=name or group.name or default_conductor_name(),
+        max_simultaneous_jobs=group.max_simultaneous_jobs,
+        engine=group.engine,
+        engine_workers=group.engine_workers,
+        poll_interval=group.poll_interval,
+        max_attempts=group.max_attempts,
+    )
