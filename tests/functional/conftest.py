@@ -1,0 +1,109 @@
+"""Real orchestrator processes against the fixtures' ZooKeeper and database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import persistence
+from tests.helpers import wait_for
+
+
+class Deployment:
+    """A config file plus helpers to run ``orchestrator`` commands and conductors."""
+
+    def __init__(self, tmp_path: Path, db_url: str, zk_hosts: str, board_path: str) -> None:
+        self.tmp_path = tmp_path
+        self.db_url = db_url
+        self.zk_hosts = zk_hosts
+        self.board_path = board_path
+        self.config = tmp_path / "orchestrator.conf"
+        self.config.write_text(
+            "[DEFAULT]\n"
+            f"state_path = {tmp_path / 'state'}\n"
+            "[jobboard]\n"
+            f"hosts = {zk_hosts}\n"
+            f"path = {board_path}\n"
+            # Short sessions: a killed conductor's claims expire quickly.
+            "session_timeout = 2\n"
+            "connect_timeout = 10\n"
+            "[database]\n"
+            f"connection = {db_url}\n"
+            "[conductor]\n"
+            "poll_interval = 0.05\n"
+        )
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "orchestrator.cli.main", "--config-file",
+                str(self.config), *args]
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.command(*args), capture_output=True, text=True,
+                              timeout=timeout)
+
+    def start_conductor(self, name: str, **options: object) -> subprocess.Popen[bytes]:
+        """Start ``orchestrator conductor``; ``options`` override its [conductor] group."""
+        args = ["-v", "conductor", "--name", name]
+        if options:
+            extra = self.tmp_path / f"conductor-{name}.conf"
+            extra.write_text("[conductor]\n" + "".join(
+                f"{key} = {value}\n" for key, value in options.items()))
+            args = ["--config-file", str(extra), *args]
+        log = open(self.tmp_path / f"conductor-{name}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(self.command(*args), stdout=log,
+                                stderr=subprocess.STDOUT)
+        log.close()
+        self._procs.append(proc)
+        return proc
+
+    def conductor_log(self, name: str) -> str:
+        return (self.tmp_path / f"conductor-{name}.log").read_text()
+
+    def stop_all(self) -> None:
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=30)
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, db_url: str, zk_hosts: str,
+               jobboard_path: str) -> Iterator[Deployment]:
+    dep = Deployment(tmp_path, db_url, zk_hosts, jobboard_path)
+    result = dep.run("db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    try:
+        yield dep
+    finally:
+        dep.stop_all()
+
+
+def wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> int:
+    wait_for(lambda: proc.poll() is not None, timeout=timeout,
+             message=f"process {proc.pid} did not exit")
+    return int(proc.returncode)
+
+
+def kill9(proc: subprocess.Popen[bytes]) -> None:
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def job_row(db_url: str, job_id: str) -> dict[str, object]:
+    """The job's record as the operator sees it (read straight from the database)."""
+    db = persistence.Database(db_url)
+    try:
+        with db.session() as session:
+            record = persistence.get_job(session, job_id)
+    finally:
+        db.close()
+    assert record is not None, f"no record for job {job_id}"
+    return {"state": record.state.value, "attempts": record.attempts,
+            "owner": record.owner, "error": record.last_error}

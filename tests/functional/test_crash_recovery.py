@@ -1,0 +1,114 @@
+"""A conductor dies or is stopped mid-flow; another one finishes or reverts the job.
+
+Each slow step records 'start' and 'execute' in a ledger file; the ledger is
+the ground truth of which side effects really happened, and how often.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from orchestrator.flows import ledger
+from tests.functional.conftest import Deployment, job_row, kill9, wait_exit
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.functional
+
+STEPS = [f"step-{i}" for i in range(1, 5)]
+
+
+def _post_slow(dep: Deployment, ledger_path: Path, *, fail_at_end: bool = False) -> str:
+    store = {"ledger_path": str(ledger_path), "step_seconds": 0.8,
+             "fail_at_end": fail_at_end}
+    result = dep.run("post", "slow-steps", "--store-json", json.dumps(store))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def _wait_state(dep: Deployment, job_id: str, states: set[str], timeout: float) -> dict:
+    return wait_for(lambda: (j := job_row(dep.db_url, job_id))["state"] in states and j,
+                    timeout=timeout, interval=0.1, message=f"job {job_id} in {states}")
+
+
+def _entries(path: Path, action: str) -> list[str]:
+    return [task for act, task, _pid in ledger.read(path) if act == action]
+
+
+def _started(path: Path, task: str) -> bool:
+    return task in _entries(path, "start")
+
+
+def test_kill_9_mid_flow_resumes_on_another_conductor(deployment: Deployment,
+                                                      tmp_path: Path) -> None:
+    ledger_path = tmp_path / "ledger"
+    first = deployment.start_conductor("first")
+    job_id = _post_slow(deployment, ledger_path)
+
+    # step-3 has started, so step-1 and step-2 are complete and recorded.
+    wait_for(lambda: _started(ledger_path, "step-3"), timeout=60,
+             message="step-3 to start on the first conductor")
+    kill9(first)
+    completed_before_kill = set(_entries(ledger_path, "execute"))
+    assert {"step-1", "step-2"} <= completed_before_kill
+
+    deployment.start_conductor("second")
+    job = _wait_state(deployment, job_id, {"SUCCESS", "REVERTED", "FAILED"}, timeout=90)
+    assert job["state"] == "SUCCESS", job
+    assert job["attempts"] == 2
+
+    starts = Counter(_entries(ledger_path, "start"))
+    executions = Counter(_entries(ledger_path, "execute"))
+    for task in completed_before_kill:
+        assert starts[task] == 1, f"{task} completed before the kill but ran again"
+    assert 1 <= starts["step-3"] <= 2
+    assert executions["step-3"] == 1
+    assert executions["step-4"] == 1 and executions["final-check"] == 1
+    assert _entries(ledger_path, "revert") == []
+
+
+def test_kill_9_then_failure_reverts_every_completed_step_once_in_reverse(
+        deployment: Deployment, tmp_path: Path) -> None:
+    ledger_path = tmp_path / "ledger"
+    first = deployment.start_conductor("first")
+    job_id = _post_slow(deployment, ledger_path, fail_at_end=True)
+
+    wait_for(lambda: _started(ledger_path, "step-2"), timeout=60,
+             message="step-2 to start on the first conductor")
+    kill9(first)
+
+    deployment.start_conductor("second")
+    job = _wait_state(deployment, job_id, {"SUCCESS", "REVERTED", "FAILED"}, timeout=90)
+    assert job["state"] == "REVERTED", job
+    assert "final check failed" in (job["error"] or "")
+
+    reverts = _entries(ledger_path, "revert")
+    # FinalCheck has no side effect to undo; every step is undone once, last first.
+    assert [t for t in reverts if t.startswith("step-")] == list(reversed(STEPS))
+    assert Counter(_entries(ledger_path, "execute"))["step-1"] == 1
+
+
+def test_sigterm_suspends_and_another_conductor_resumes(deployment: Deployment,
+                                                        tmp_path: Path) -> None:
+    ledger_path = tmp_path / "ledger"
+    first = deployment.start_conductor("first")
+    job_id = _post_slow(deployment, ledger_path)
+
+    wait_for(lambda: _started(ledger_path, "step-2"), timeout=60,
+             message="step-2 to start")
+    first.terminate()
+    assert wait_exit(first, timeout=60) == 0, deployment.conductor_log("first")
+    suspended = job_row(deployment.db_url, job_id)
+    assert suspended["state"] == "SUSPENDED", suspended
+    assert suspended["owner"] is None
+    # A graceful stop lets the running step finish: nothing is half done.
+    assert _entries(ledger_path, "start") == _entries(ledger_path, "execute")
+
+    deployment.start_conductor("second")
+    job = _wait_state(deployment, job_id, {"SUCCESS", "REVERTED", "FAILED"}, timeout=90)
+    assert job["state"] == "SUCCESS", job
+    assert Counter(_entries(ledger_path, "start")) == Counter(STEPS)
+    assert Counter(_entries(ledger_path, "execute")) == Counter([*STEPS, "final-check"])
