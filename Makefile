@@ -6,6 +6,7 @@
 #   make config-check  the committed sample config matches the options
 #   make config-sample regenerate deploy/orchestrator.conf.sample
 #   make test          setup, lint, typecheck, then the whole test suite
+#   make demo          setup, then standalone mode (ZooKeeper + SQLite + conductor + demo jobs)
 #
 # Under CI=true, tests that need a missing service fail instead of being skipped.
 
@@ -24,7 +25,7 @@ LINT_PATHS := orchestrator jobs persistence migrations tests
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 CI ?=
 
-.PHONY: setup system-packages lint typecheck config-check config-sample test
+.PHONY: setup system-packages lint typecheck config-check config-sample test demo
 
 setup: system-packages $(STAMP)
 
@@ -68,3 +69,8 @@ config-check: $(STAMP)
 # collected) both stop make with an error.
 test: setup lint typecheck
 	CI="$(CI)" $(PY) -m pytest -q -p no:cacheprovider tests
+
+# Standalone mode with its state in ./state (reused by the next run); Ctrl-C stops it.
+STATE_DIR ?= state
+demo: setup
+	$(VENV)/bin/orchestrator standalone --state-dir $(STATE_DIR)

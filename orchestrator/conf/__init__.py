@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from oslo_config import cfg
 
-from orchestrator.conf import conductor, database, jobboard, paths
+from orchestrator.conf import conductor, database, jobboard, paths, standalone
 
-_MODULES = (paths, jobboard, database, conductor)
+_MODULES = (paths, jobboard, database, conductor, standalone)
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator import settings
+from orchestrator.cli.context import AppContext, with_app
+from orchestrator.service import JobRecord, Orchestrator
+from orchestrator.standalone.runner import Standalone, StandaloneSettings
+
+DEMO_JOBS = (
+    ("create-volume", {"raw_size": 10, "raw_availability_zone": "nova",
+                       "raw_volume_type": "ssd", "name": "demo-volume"}),
+    ("phone-calls", {"jim_number": "111111", "joe_number": "222222",
+                     "jmilkfan_number": "333333"}),
+)
+
+
+@click.command()
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where ZooKeeper data, the SQLite database and logs live "
+              "(default: the state_path option). Reused by the next run.")
+@click.option("--zookeeper-port", type=click.IntRange(1, 65535),
+              help="ZooKeeper client port (default: [standalone] zookeeper_port).")
+@click.option("--demo/--no-demo", default=None,
+              help="Post the demo jobs (default: [standalone] post_demo_jobs).")
+@click.option("--exit-after-demo", is_flag=True,
+              help="Stop everything once the demo jobs have finished, instead of "
+              "serving until Ctrl-C.")
+@with_app
+def standalone(app: AppContext, state_dir: Path | None, zookeeper_port: int | None,
+               demo: bool | None, exit_after_demo: bool) -> None:
+    """Run a whole deployment on this machine: ZooKeeper, SQLite and a conductor.
+
+    Starts a real ZooKeeper on 127.0.0.1 (Debian's zookeeper package), migrates
+    an SQLite database, starts a conductor, posts the demo jobs (one succeeds,
+    one fails and reverts) and prints their history. Serves until Ctrl-C, then
+    stops every process it started. A second run reuses the state directory.
+    """
+    conf = app.conf
+    state = (state_dir or settings.state_path(conf)).expanduser().resolve()
+    if state_dir is not None:
+        conf.set_override("state_path", str(state))
+    config = StandaloneSettings(
+        state_dir=state,
+        database_url=settings.database_url(conf),
+        zookeeper_port=zookeeper_port or conf.standalone.zookeeper_port,
+        zookeeper_install_dir=(Path(conf.standalone.zookeeper_install_dir)
+                               if conf.standalone.zookeeper_install_dir else None),
+        java=conf.standalone.java,
+        config_files=tuple(conf.config_file or ()),
+    )
+    post_demo = conf.standalone.post_demo_jobs if demo is None else demo
+    console = Console(stderr=True)
+    with Standalone(config, lambda line: console.print(line, highlight=False)) as local:
+        local.start()
+        conf.set_override("hosts", [local.zookeeper.hosts], group="jobboard")
+        conf.set_override("path", "/orchestrator/jobs", group="jobboard")
+        _print_locations(console, local)
+        if post_demo:
+            with app.orchestrator() as orch:
+                _run_demo(console, orch)
+        if exit_after_demo:
+            return
+        console.print("\nServing. Press Ctrl-C to stop everything.", style="bold")
+        code = local.serve_until_stopped()
+    if code:
+        raise SystemExit(code)
+    console.print("Stopped.")
+
+
+def _print_locations(console: Console, local: Standalone) -> None:
+    # Plain lines, never wrapped: people copy these paths into other commands.
+    rows = (
+        ("ZooKeeper", f"{local.zookeeper.hosts} (log: {local.zookeeper.log_path})"),
+        ("database", local.settings.database_url),
+        ("conductor log", str(local.conductor_log)),
+        ("other commands", f"orchestrator --config-file {local.config_path} ..."),
+    )
+    console.print("\n[bold]orchestrator standalone[/bold]")
+    for label, value in rows:
+        console.print(f"  {label + ':':<16}{value}", soft_wrap=True, highlight=False,
+                      markup=False)
+
+
+def _run_demo(console: Console, orch: Orchestrator) -> list[JobRecord]:
+    finished = []
+    for flow, store in DEMO_JOBS:
+        record = orch.post(flow, store)
+        console.print(f"posted demo job {record.id} ({flow})", highlight=False)
+        finished.append(orch.wait(record.id, timeout=120))
+    table = Table(title="demo jobs", title_justify="left")
+    for column in ("job", "flow", "state", "attempts", "error"):
+        table.add_column(column)
+    for record in finished:
+        table.add_row(record.id, record.flow_name, record.state.value,
+                      str(record.attempts), record.last_error or "")
+    console.print(table)
+    return finished

@@ -1,0 +1,111 @@
+"""Standalone mode as a newcomer runs it: real ZooKeeper, SQLite, a conductor, demo jobs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.standalone import find_free_port
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.functional
+
+
+def _command(state: Path, port: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "orchestrator.cli.main", "standalone",
+            "--state-dir", str(state), "--zookeeper-port", str(port), *extra]
+
+
+def _our_processes(state: Path) -> list[str]:
+    """Processes (ZooKeeper, conductor) still running from this state directory."""
+    out = subprocess.run(["pgrep", "-af", str(state)], capture_output=True, text=True)
+    return [line for line in out.stdout.splitlines() if "pgrep" not in line]
+
+
+def _jobs(state: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(state / "orchestrator.sqlite") as db:
+        return list(db.execute(
+            "select flow_name, state from orchestrator_jobs order by created_at"))
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "state"
+    yield path
+    for line in _our_processes(path):
+        os.kill(int(line.split()[0]), signal.SIGKILL)
+
+
+@pytest.fixture
+def java_ok(zookeeper_server: object) -> None:
+    """Standalone needs what the ZooKeeper fixture needs (skips or fails the same way)."""
+
+
+def test_demo_runs_and_a_second_run_reuses_the_state(state: Path, java_ok: None) -> None:
+    port = find_free_port()
+    first = subprocess.run(_command(state, port, "--exit-after-demo"),
+                           capture_output=True, text=True, timeout=180)
+    assert first.returncode == 0, first.stderr
+    assert "SUCCESS" in first.stderr and "REVERTED" in first.stderr
+    assert str(state / "standalone.conf") in first.stderr
+    assert _jobs(state) == [("create-volume", "SUCCESS"), ("phone-calls", "REVERTED")]
+    assert _our_processes(state) == []
+
+    second = subprocess.run(_command(state, port, "--exit-after-demo"),
+                            capture_output=True, text=True, timeout=180)
+    assert second.returncode == 0, second.stderr
+    assert len(_jobs(state)) == 4
+    assert _our_processes(state) == []
+
+
+def test_ctrl_c_stops_every_process_it_started(state: Path, java_ok: None) -> None:
+    port = find_free_port()
+    log = state.parent / "standalone.out"
+    with open(log, "wb") as out:
+        # A terminal delivers Ctrl-C to the whole foreground process group.
+        proc = subprocess.Popen(_command(state, port, "--no-demo"), stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: "Serving" in log.read_text(), timeout=120,
+                 message="standalone mode to serve")
+        assert len(_our_processes(state)) >= 2  # ZooKeeper and the conductor
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=90) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert _our_processes(state) == []
+    assert "Stopped." in log.read_text()
+
+
+def test_port_in_use_is_a_clear_error(state: Path, java_ok: None) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(_command(state, port, "--exit-after-demo"),
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr and "in use" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _our_processes(state) == []
+
+
+def test_missing_java_says_what_to_install(state: Path, tmp_path: Path) -> None:
+    config = tmp_path / "no-java.conf"
+    config.write_text(f"[standalone]\njava = {tmp_path / 'no-such-java'}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli.main", "--config-file", str(config),
+         "standalone", "--state-dir", str(state), "--exit-after-demo"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "apt-get install -y zookeeper" in result.stderr
+    assert "Traceback" not in result.stderr
