@@ -27,6 +27,7 @@ from taskflow.listeners import timing
 
 import persistence
 from jobs import InvalidJobDetails, JobSpec, flow_name_from_meta
+from orchestrator import engines
 from orchestrator.errors import OrchestratorError
 from orchestrator.registry import FlowRegistry
 
@@ -55,6 +56,7 @@ class ConductorSettings:
     engine_workers: int = 4
     poll_interval: float = 0.1
     max_attempts: int = 5
+    retry_delay: float = 1.0
 
 
 class FlowConductor(impl_nonblocking.NonBlockingConductor):
@@ -82,6 +84,11 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
         self._registry = registry
         self._engines: dict[str, Any] = {}
         self._engines_lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        super().stop()
 
     # TaskFlow seams --------------------------------------------------------
 
@@ -105,6 +112,7 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
             book=job.book,
             backend=self._persistence,
             engine=self._engine,
+            namespace=engines.NAMESPACE,
             **self._engine_options,
         )
         with self._engines_lock:
@@ -149,6 +157,9 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
                  record.attempts)
         try:
             consume = bool(super()._dispatch_job(job))
+        except self.NO_CONSUME_EXCEPTIONS as exc:
+            # Storage trouble while loading the flow: worth another attempt.
+            return self._retry_or_give_up(spec, record, f"{type(exc).__name__}: {exc}")
         except Exception as exc:
             self._finish(spec.job_id, persistence.JobState.FAILED,
                          f"{type(exc).__name__}: {exc}")
@@ -176,14 +187,30 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
             LOG.info("Job %s suspended; handing it back", spec.job_id)
             return False
         error = _failure_summary(engine) or f"flow ended in state {flow_state}"
+        if consume:
+            # TaskFlow drops a job whose run raised something other than a storage
+            # or execution failure: it will not run again, so it has failed.
+            self._finish(spec.job_id, persistence.JobState.FAILED, error)
+            return True
+        return self._retry_or_give_up(spec, record, error)
+
+    def _retry_or_give_up(self, spec: JobSpec, record: persistence.JobRecord,
+                          error: str) -> bool:
+        """Hand the job back for another attempt, or fail it after max_attempts."""
         if record.attempts >= self._settings.max_attempts:
             self._finish(spec.job_id, persistence.JobState.FAILED,
                          f"gave up after {record.attempts} attempts: {error}")
             raise GaveUp(f"job {spec.job_id} gave up after {record.attempts} attempts")
+        delay = min(self._settings.retry_delay * 2 ** (record.attempts - 1), 60.0)
+        LOG.warning("Job %s attempt %d failed, handing it back in %.1fs: %s",
+                    spec.job_id, record.attempts, delay, error)
+        # Backing off while still holding the claim keeps every conductor off the
+        # job for that long; a stop request cuts the wait short.
+        self._stopping.wait(delay)
         with self._db.session() as session:
             persistence.mark_released(session, spec.job_id, persistence.JobState.POSTED,
                                       error)
-        return consume
+        return False
 
     def _finish(self, job_id: str, state: persistence.JobState, error: str | None) -> None:
         with self._db.session() as session:
@@ -204,7 +231,10 @@ def _failure_summary(engine: Any) -> str | None:
     if engine is None:
         return None
     failures = engine.storage.get_execute_failures()
-    if not failures:
-        return None
-    atom, failure = next(iter(failures.items()))
-    return f"{atom}: {failure.exception_str}" if failure.exception_str else atom
+    if failures:
+        atom, failure = next(iter(failures.items()))
+        return f"{atom}: {failure.exception_str}" if failure.exception_str else atom
+    error = getattr(engine, "last_error", None)
+    if error is not None:
+        return f"{type(error).__name__}: {error}"
+    return None

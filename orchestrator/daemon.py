@@ -54,8 +54,11 @@ def _serve(
         signal.signal(signal.SIGTERM, _on_signal)
         signal.signal(signal.SIGINT, _on_signal)
     if stop is not None:
-        threading.Thread(target=lambda: (stop.wait(), conductor.stop()),
-                         daemon=True, name="conductor-stop").start()
+        def _stop_when_set() -> None:
+            stop.wait()
+            conductor.stop()
+
+        threading.Thread(target=_stop_when_set, daemon=True, name="conductor-stop").start()
     LOG.warning("Conductor %s serving %s at %s (flows: %s)", settings.name,
                 board_settings.path, board_settings.hosts_string,
                 ", ".join(registry.names()))

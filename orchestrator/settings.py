@@ -59,4 +59,5 @@ def conductor_settings(conf: cfg.ConfigOpts, name: str | None = None) -> Conduct
         engine_workers=group.engine_workers,
         poll_interval=group.poll_interval,
         max_attempts=group.max_attempts,
+        retry_delay=group.retry_delay,
     )

@@ -48,6 +48,13 @@ OPTS = [
         "before the job is failed instead of handed back again. Stock "
         "TaskFlow retries such a job forever.",
     ),
+    cfg.FloatOpt(
+        "retry_delay",
+        default=1.0,
+        min=0.0,
+        help="Seconds before a job whose attempt failed in storage or execution is "
+        "handed back; doubled on each further attempt, at most 60.",
+    ),
 ]
 
 
