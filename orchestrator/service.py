@@ -10,6 +10,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,16 @@ from orchestrator.registry import FlowInfo, FlowRegistry
 
 JobRecord = persistence.JobRecord
 JobState = persistence.JobState
+TaskFailure = persistence.TaskFailure
+TaskHistory = persistence.TaskHistory
+
+
+@dataclass(frozen=True)
+class JobHistory:
+    """What happened to a job: its record and its tasks in execution order."""
+
+    record: JobRecord
+    tasks: list[TaskHistory]
 
 
 class Orchestrator:
@@ -103,6 +114,16 @@ class Orchestrator:
         if record is None:
             raise JobNotFound(job_id)
         return record
+
+    def job_history(self, job_id: str) -> JobHistory:
+        """The job's record and its tasks as their last run left them.
+
+        A job no conductor has started yet has no tasks. The record is read
+        first: a job that is terminal in it has every task's final state.
+        """
+        record = self.get_job(job_id)
+        return JobHistory(record=record,
+                          tasks=persistence.job_tasks(self._db, record.flow_detail_id))
 
     def list_jobs(self, *, states: Collection[JobState] | None = None,
                   flow_name: str | None = None, since: datetime | None = None,

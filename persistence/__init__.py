@@ -7,6 +7,7 @@ configuration and takes plain values.
 from persistence.database import Database
 from persistence.engine import create_engine
 from persistence.errors import JobNotFound, PersistenceError, SchemaError
+from persistence.history import TaskFailure, TaskHistory, job_tasks
 from persistence.records import RELEASE_STATES, TERMINAL_STATES, JobRecord, JobState
 from persistence.repository import (
     add_job,
@@ -28,10 +29,13 @@ __all__ = [
     "JobState",
     "PersistenceError",
     "SchemaError",
+    "TaskFailure",
+    "TaskHistory",
     "add_job",
     "create_engine",
     "delete_job",
     "get_job",
+    "job_tasks",
     "list_jobs",
     "mark_claimed",
     "mark_finished",

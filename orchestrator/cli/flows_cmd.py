@@ -3,9 +3,9 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli import render
 from orchestrator.cli.context import AppContext, with_app
 
 
@@ -26,4 +26,4 @@ def flows(app: AppContext, as_json: bool) -> None:
     for info in infos:
         table.add_row(info.name, ", ".join(sorted(info.requires)),
                       ", ".join(sorted(info.optional)), info.description)
-    Console().print(table)
+    render.console().print(table)

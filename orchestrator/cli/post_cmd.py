@@ -5,10 +5,11 @@ from typing import Any
 
 import click
 
+from orchestrator.cli import progress
 from orchestrator.cli.context import AppContext, with_app
 from orchestrator.cli.render import job_json
 from orchestrator.errors import InvalidStore
-from orchestrator.service import JobRecord, JobState
+from orchestrator.service import JobState
 
 
 def _load_store(store_json: str | None, store_file: Any) -> dict[str, Any]:
@@ -34,7 +35,8 @@ def _load_store(store_json: str | None, store_file: Any) -> dict[str, Any]:
               type=click.Choice(["VERY_LOW", "LOW", "NORMAL", "HIGH", "VERY_HIGH"],
                                 case_sensitive=False))
 @click.option("--wait", is_flag=True,
-              help="Follow the job to its end; exit 1 unless it succeeded.")
+              help="Follow the job to its end, showing its progress on stderr; "
+              "exit 1 unless it succeeded.")
 @click.option("--timeout", type=click.FloatRange(min=0), default=None,
               help="With --wait: give up after this many seconds (exit 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print the job record as JSON.")
@@ -56,13 +58,7 @@ def post(app: AppContext, flow: str, store_json: str | None, store_file: Any,
             if as_json:
                 click.echo(job_json(record))
             return
-
-        def _show(change: JobRecord) -> None:
-            owner = f" on {change.owner}" if change.owner else ""
-            click.echo(f"  {change.state.value}{owner} (attempt {change.attempts})",
-                       err=True)
-
-        final = orch.wait(record.id, timeout=timeout, on_change=_show)
+        final = progress.watch(orch, record.id, timeout=timeout)
     if as_json:
         click.echo(job_json(final))
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -37,14 +36,6 @@ from persistence.models import JobRow
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def db(sqlite_url: str) -> Iterator[Database]:
-    database = Database(sqlite_url)
-    database.upgrade()
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 def add(session: Session, job_id: str, flow_name: str = "phone-calls", **store: Any) -> JobRecord:
