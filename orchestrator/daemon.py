@@ -53,6 +53,8 @@ def _serve(
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_signal)
         signal.signal(signal.SIGINT, _on_signal)
+        # A closed terminal too: hand the jobs back rather than die mid-task.
+        signal.signal(signal.SIGHUP, _on_signal)
     if stop is not None:
         def _stop_when_set() -> None:
             stop.wait()

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from orchestrator import settings
+from orchestrator.cli import render
 from orchestrator.cli.context import AppContext, with_app
 from orchestrator.service import JobRecord, Orchestrator
 from orchestrator.standalone.runner import Standalone, StandaloneSettings
@@ -54,7 +54,7 @@ def standalone(app: AppContext, state_dir: Path | None, zookeeper_port: int | No
         config_files=tuple(conf.config_file or ()),
     )
     post_demo = conf.standalone.post_demo_jobs if demo is None else demo
-    console = Console(stderr=True)
+    console = render.console(stderr=True)
     with Standalone(config, lambda line: console.print(line, highlight=False)) as local:
         local.start()
         conf.set_override("hosts", [local.zookeeper.hosts], group="jobboard")
@@ -90,13 +90,17 @@ def _run_demo(console: Console, orch: Orchestrator) -> list[JobRecord]:
     finished = []
     for flow, store in DEMO_JOBS:
         record = orch.post(flow, store)
-        console.print(f"posted demo job {record.id} ({flow})", highlight=False)
-        finished.append(orch.wait(record.id, timeout=120))
-    table = Table(title="demo jobs", title_justify="left")
-    for column in ("job", "flow", "state", "attempts", "error"):
-        table.add_column(column)
-    for record in finished:
-        table.add_row(record.id, record.flow_name, record.state.value,
-                      str(record.attempts), record.last_error or "")
-    console.print(table)
+        console.print(f"\nposted demo job {record.id} ({flow})", highlight=False)
+        final = orch.wait(record.id, timeout=120)
+        finished.append(final)
+        history = orch.job_history(final.id)
+        console.print(render.history_view(history))
+        reverted = sorted((t for t in history.tasks if t.revert_started_at is not None),
+                          key=lambda t: t.revert_started_at or final.created_at)
+        if reverted:
+            console.print("reverted, last executed first: "
+                          + " -> ".join(t.name for t in reverted), highlight=False)
+    console.print("\n[bold]job history[/bold] (newest first; "
+                  "'orchestrator jobs show JOB' for one job)")
+    console.print(render.jobs_table(orch.list_jobs(limit=10)))
     return finished

@@ -91,14 +91,14 @@ class Standalone:
         return self._conductor is not None and self._conductor.poll() is None
 
     def serve_until_stopped(self) -> int:
-        """Block until Ctrl-C/SIGTERM (returns 0) or the conductor dies (returns 1)."""
+        """Block until Ctrl-C, SIGTERM or a closed terminal (0), or a child dies (1)."""
         stop = threading.Event()
 
         def _on_signal(_signum: int, _frame: FrameType | None) -> None:
             stop.set()
 
         previous = {sig: signal.signal(sig, _on_signal)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
+                    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
             while not stop.wait(0.5):
                 if not self.conductor_alive():

@@ -55,6 +55,8 @@ def test_demo_runs_and_a_second_run_reuses_the_state(state: Path, java_ok: None)
                            capture_output=True, text=True, timeout=180)
     assert first.returncode == 0, first.stderr
     assert "SUCCESS" in first.stderr and "REVERTED" in first.stderr
+    assert "reverted, last executed first: call-jmilkfan -> call-joe -> call-jim" in \
+        first.stderr
     assert str(state / "standalone.conf") in first.stderr
     assert _jobs(state) == [("create-volume", "SUCCESS"), ("phone-calls", "REVERTED")]
     assert _our_processes(state) == []
