@@ -50,12 +50,15 @@ class Orchestrator:
         board_settings: jobs.JobboardSettings,
         *,
         client_name: str = "orchestrator-client",
+        close_database: bool = False,
     ) -> None:
         self._db = database
         self._registry = registry
         self._board_settings = board_settings
         self._client_name = client_name
         self._stack = contextlib.ExitStack()
+        if close_database:
+            self._stack.callback(database.close)
         self._board: Any = None
         self._schema_checked = False
 

@@ -71,11 +71,7 @@ class AppContext:
 
 
 def load_config(ctx: click.Context) -> AppContext:
-    files = ctx.find_root().meta.get(_FILES_KEY, [])
-    conf = cfg.ConfigOpts()
-    orchestrator_conf.register_opts(conf)
-    conf(args=[], project="orchestrator", default_config_files=files or None)
-    app = AppContext(conf)
+    app = AppContext(orchestrator_conf.load(ctx.find_root().meta.get(_FILES_KEY, [])))
     ctx.call_on_close(app.close)
     return app
 

@@ -6,6 +6,8 @@ Nothing here reads configuration at import time: entry points call
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from oslo_config import cfg
 
 from orchestrator.conf import conductor, database, jobboard, paths, standalone
@@ -18,9 +20,17 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
         module.register_opts(conf)
 
 
+def load(config_files: Sequence[str] = ()) -> cfg.ConfigOpts:
+    """Parse configuration files (default: oslo.config's search for orchestrator.conf)."""
+    conf = cfg.ConfigOpts()
+    register_opts(conf)
+    conf(args=[], project="orchestrator", default_config_files=list(config_files) or None)
+    return conf
+
+
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
     """Entry point for oslo-config-generator (namespace ``orchestrator``)."""
     return [(module.GROUP, list(module.OPTS)) for module in _MODULES]
 
 
-__all__ = ["list_opts", "register_opts"]
+__all__ = ["list_opts", "load", "register_opts"]

@@ -109,3 +109,16 @@ def test_bad_input_is_refused_before_anything_is_written(deployment: Deployment)
     with db.session() as session:
         assert persistence.list_jobs(session) == []
     db.close()
+
+
+def test_python_api_posts_and_follows_a_job(deployment: Deployment) -> None:
+    import orchestrator
+
+    deployment.start_conductor("c1")
+    with orchestrator.connect([str(deployment.config)]) as orch:
+        job = orch.post("create-volume", VOLUME)
+        final = orch.wait(job.id, timeout=90)
+        history = orch.job_history(job.id)
+    assert final.state is persistence.JobState.SUCCESS
+    assert [t.name for t in history.tasks] == [
+        "extract-volume-request", "quota-reserve", "entry-create", "quota-commit"]
