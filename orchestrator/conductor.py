@@ -127,32 +127,25 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
 
     def _dispatch_job(self, job: Any) -> bool:
         spec = self._spec(job)
-        refusal: str | None = None
-        with self._db.session() as session:
-            before = persistence.get_job(session, spec.job_id)
-            if before is None:
-                raise RejectedJob(
-                    f"job {spec.job_id} ({spec.flow_name}) was not posted through "
-                    "the orchestrator: it has no job record"
-                )
-            if before.flow_name != spec.flow_name:
-                raise RejectedJob(
-                    f"job {spec.job_id} names flow {spec.flow_name!r} on the "
-                    f"jobboard but {before.flow_name!r} in its record"
-                )
-            if before.state in persistence.TERMINAL_STATES:
-                LOG.info("Job %s already finished %s; consuming it", spec.job_id,
-                         before.state.value)
+        try:
+            record = self._claim_record(spec)
+            if record is None:
                 return True
-            if spec.flow_name in self._registry:
-                record = persistence.mark_claimed(session, spec.job_id, self.name)
-            else:
-                refusal = f"flow {spec.flow_name!r} is not registered on conductor {self.name}"
-                persistence.mark_finished(session, spec.job_id,
-                                          persistence.JobState.FAILED, refusal)
-        if refusal is not None:
-            raise RejectedJob(refusal)
-        assert record is not None
+            flow_detail = self._flow_detail_from_job(job)
+        except (persistence.PersistenceError, *self.NO_CONSUME_EXCEPTIONS) as exc:
+            # The database is unreachable or failing: nothing ran, try again later.
+            LOG.warning("Job %s: cannot read its state (%s); handing it back", spec.job_id,
+                        exc)
+            self._stopping.wait(self._settings.retry_delay)
+            return False
+        if flow_detail.state in _FINISHED_FLOW_STATES:
+            # A conductor died after the flow ended but before recording it.
+            # TaskFlow would reset a REVERTED flow and run it all again.
+            state = _FINISHED_FLOW_STATES[flow_detail.state]
+            LOG.info("Job %s: its flow already ended %s; recording it", spec.job_id,
+                     flow_detail.state)
+            self._finish(spec.job_id, state, _failure_from_detail(flow_detail))
+            return True
         LOG.info("Running job %s (%s), attempt %d", spec.job_id, spec.flow_name,
                  record.attempts)
         try:
@@ -168,6 +161,40 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
             with self._engines_lock:
                 engine = self._engines.pop(job.uuid, None)
         return self._record_outcome(spec, record, engine, consume)
+
+    def _claim_record(self, spec: JobSpec) -> persistence.JobRecord | None:
+        """Mark the job RUNNING under this conductor; None if it already finished.
+
+        Raises RejectedJob for a job this conductor must never run.
+        """
+        refusal: str | None = None
+        record: persistence.JobRecord | None = None
+        with self._db.session() as session:
+            before = persistence.get_job(session, spec.job_id)
+            if before is None:
+                raise RejectedJob(
+                    f"job {spec.job_id} ({spec.flow_name}) was not posted through "
+                    "the orchestrator: it has no job record"
+                )
+            if before.flow_name != spec.flow_name:
+                raise RejectedJob(
+                    f"job {spec.job_id} names flow {spec.flow_name!r} on the "
+                    f"jobboard but {before.flow_name!r} in its record"
+                )
+            if before.state in persistence.TERMINAL_STATES:
+                LOG.info("Job %s already finished %s; consuming it", spec.job_id,
+                         before.state.value)
+                return None
+            if spec.flow_name in self._registry:
+                record = persistence.mark_claimed(session, spec.job_id, self.name)
+            else:
+                refusal = f"flow {spec.flow_name!r} is not registered on conductor {self.name}"
+                persistence.mark_finished(session, spec.job_id,
+                                          persistence.JobState.FAILED, refusal)
+        if refusal is not None:
+            raise RejectedJob(refusal)
+        assert record is not None
+        return record
 
     # outcome ---------------------------------------------------------------
 
@@ -237,4 +264,12 @@ def _failure_summary(engine: Any) -> str | None:
     error = getattr(engine, "last_error", None)
     if error is not None:
         return f"{type(error).__name__}: {error}"
+    return None
+
+
+def _failure_from_detail(flow_detail: Any) -> str | None:
+    for atom in flow_detail:
+        failure = getattr(atom, "failure", None)
+        if failure is not None:
+            return f"{atom.name}: {failure.exception_str}"
     return None
