@@ -20,7 +20,7 @@ PYTHON3 ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-LINT_PATHS := orchestrator jobs persistence migrations tests
+LINT_PATHS := orchestrator jobs persistence migrations tests bench
 # sudo only when not root (CI containers often have no sudo at all).
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 CI ?=
