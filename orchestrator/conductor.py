@@ -129,15 +129,18 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
         spec = self._spec(job)
         try:
             record = self._claim_record(spec)
-            if record is None:
-                return True
-            flow_detail = self._flow_detail_from_job(job)
-        except (persistence.PersistenceError, *self.NO_CONSUME_EXCEPTIONS) as exc:
-            # The database is unreachable or failing: nothing ran, try again later.
-            LOG.warning("Job %s: cannot read its state (%s); handing it back", spec.job_id,
-                        exc)
+        except persistence.PersistenceError as exc:
+            # Our database is unreachable: nothing ran and nothing can be recorded.
+            LOG.warning("Job %s: cannot read its record (%s); handing it back",
+                        spec.job_id, exc)
             self._stopping.wait(self._settings.retry_delay)
             return False
+        if record is None:
+            return True
+        try:
+            flow_detail = self._flow_detail_from_job(job)
+        except self.NO_CONSUME_EXCEPTIONS as exc:
+            return self._retry_or_give_up(spec, record, f"{type(exc).__name__}: {exc}")
         if flow_detail.state in _FINISHED_FLOW_STATES:
             # A conductor died after the flow ended but before recording it.
             # TaskFlow would reset a REVERTED flow and run it all again.
