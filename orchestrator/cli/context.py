@@ -58,7 +58,7 @@ class AppContext:
     @property
     def registry(self) -> FlowRegistry:
         if self._registry is None:
-            self._registry = FlowRegistry.from_entry_points()
+            self._registry = settings.flow_registry(self.conf)
         return self._registry
 
     def orchestrator(self) -> Orchestrator:
@@ -94,6 +94,7 @@ def setup_logging(verbose: int) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
-    # kazoo and taskflow are chatty at INFO; their warnings still show.
-    for noisy in ("kazoo", "taskflow"):
+    # kazoo and taskflow are chatty at INFO; their warnings still show. httpx logs
+    # request URLs at INFO, and an agent's URL carries its token.
+    for noisy in ("kazoo", "taskflow", "httpx"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

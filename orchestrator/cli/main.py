@@ -15,7 +15,15 @@ from oslo_config import cfg
 
 import jobs
 import persistence
-from orchestrator.cli import conductor_cmd, db_cmd, flows_cmd, jobs_cmd, post_cmd, standalone_cmd
+from orchestrator.cli import (
+    agent_cmd,
+    conductor_cmd,
+    db_cmd,
+    flows_cmd,
+    jobs_cmd,
+    post_cmd,
+    standalone_cmd,
+)
 from orchestrator.cli.context import config_option, setup_logging
 from orchestrator.errors import OrchestratorError
 
@@ -64,6 +72,7 @@ cli.add_command(post_cmd.post)
 cli.add_command(conductor_cmd.conductor)
 cli.add_command(jobs_cmd.jobs)
 cli.add_command(standalone_cmd.standalone)
+cli.add_command(agent_cmd.agent)
 
 
 def main() -> None:

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 from oslo_config import cfg
 
-from orchestrator.conf import conductor, database, jobboard, paths, standalone
+from orchestrator.conf import agent, conductor, database, flows, jobboard, paths, standalone
 
-_MODULES = (paths, jobboard, database, conductor, standalone)
+_MODULES = (paths, jobboard, database, conductor, flows, standalone, agent)
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
@@ -30,7 +30,12 @@ def load(config_files: Sequence[str] = ()) -> cfg.ConfigOpts:
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
     """Entry point for oslo-config-generator (namespace ``orchestrator``)."""
-    return [(module.GROUP, list(module.OPTS)) for module in _MODULES]
+    opts: list[tuple[str | None, list[cfg.Opt]]] = []
+    for module in _MODULES:
+        # A module declaring several groups (agent, agent_client) lists them itself.
+        own = getattr(module, "list_opts", None)
+        opts.extend(own() if own else [(module.GROUP, list(module.OPTS))])
+    return opts
 
 
 __all__ = ["list_opts", "load", "register_opts"]
