@@ -7,7 +7,6 @@ from collections.abc import Sequence
 import persistence
 from orchestrator import conf as orchestrator_conf
 from orchestrator import settings
-from orchestrator.registry import FlowRegistry
 from orchestrator.service import Orchestrator
 
 
@@ -21,7 +20,7 @@ def connect(config_files: Sequence[str] = ()) -> Orchestrator:
     conf = orchestrator_conf.load(config_files)
     return Orchestrator(
         persistence.Database(settings.database_url(conf)),
-        FlowRegistry.from_entry_points(),
+        settings.flow_registry(conf),
         settings.jobboard_settings(conf),
         close_database=True,
     )

@@ -71,6 +71,14 @@ class FlowRegistry:
         factories = {ext.name: ext.plugin for ext in mgr}
         return cls(factories, broken)
 
+    def merged(self, other: Mapping[str, FlowFactory], origin: str) -> FlowRegistry:
+        """A registry with ``other``'s flows added; a name defined twice is an error."""
+        clash = set(self._factories) & set(other)
+        if clash:
+            raise FlowLoadError(f"flows {', '.join(sorted(clash))} from {origin} are also "
+                                "registered through entry points")
+        return FlowRegistry({**self._factories, **other}, self._broken)
+
     def names(self) -> list[str]:
         return sorted(self._factories)
 

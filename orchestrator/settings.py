@@ -13,7 +13,9 @@ from pathlib import Path
 from oslo_config import cfg
 
 from jobs import JobboardSettings
+from orchestrator.commands.runner import RunnerSettings
 from orchestrator.conductor import ConductorSettings
+from orchestrator.registry import FlowRegistry
 
 
 def state_path(conf: cfg.ConfigOpts) -> Path:
@@ -42,6 +44,27 @@ def jobboard_settings(conf: cfg.ConfigOpts) -> JobboardSettings:
         key_password=group.key_password,
         verify_certs=group.verify_certs,
     )
+
+
+def flow_registry(conf: cfg.ConfigOpts) -> FlowRegistry:
+    """Flows of the orchestrator.flows entry points plus the configured documents."""
+    registry = FlowRegistry.from_entry_points()
+    if conf.flows.directory:
+        # Imported here: only deployments with flow documents load the catalog.
+        from orchestrator.commands import CommandCatalog
+        from orchestrator.declarative import load_directory
+
+        directory = Path(os.path.expanduser(conf.flows.directory))
+        registry = registry.merged(
+            load_directory(directory, CommandCatalog.from_entry_points()), str(directory))
+    return registry
+
+
+def command_runner_settings(conf: cfg.ConfigOpts) -> RunnerSettings:
+    group = conf.agent_client
+    return RunnerSettings(agent_token=group.token, http_timeout=group.timeout,
+                          command_timeout=group.command_timeout,
+                          poll_interval=group.poll_interval)
 
 
 def default_conductor_name() -> str:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from orchestrator import daemon, settings
+from orchestrator import commands, daemon, settings
 from orchestrator.cli.context import AppContext, with_app
 
 
@@ -16,6 +16,7 @@ def conductor(app: AppContext, name: str | None) -> None:
     SIGTERM or Ctrl-C stops claiming, lets running flows suspend at the next
     task boundary, hands their jobs back for another conductor, and exits 0.
     """
+    commands.configure(settings.command_runner_settings(app.conf))
     daemon.run_conductor(
         settings.conductor_settings(app.conf, name=name),
         app.database,

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 import persistence
@@ -40,6 +41,11 @@ class Deployment:
         )
         self._procs: list[subprocess.Popen[bytes]] = []
 
+    def add_config(self, text: str) -> None:
+        """Append settings; processes started afterwards read them."""
+        with open(self.config, "a") as config:
+            config.write(text)
+
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "orchestrator.cli.main", "--config-file",
                 str(self.config), *args]
@@ -61,6 +67,24 @@ class Deployment:
                                 stderr=subprocess.STDOUT)
         log.close()
         self._procs.append(proc)
+        return proc
+
+    def start_agent(self, port: int) -> subprocess.Popen[bytes]:
+        """Start ``orchestrator agent`` on 127.0.0.1:port; return once it answers."""
+        log = open(self.tmp_path / f"agent-{port}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(self.command("agent", "--port", str(port)), stdout=log,
+                                stderr=subprocess.STDOUT)
+        log.close()
+        self._procs.append(proc)
+
+        def answers() -> bool:
+            assert proc.poll() is None, (self.tmp_path / f"agent-{port}.log").read_text()
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/v1/status", timeout=1).is_success
+            except httpx.HTTPError:
+                return False
+
+        wait_for(answers, timeout=60, message=f"the agent on port {port}")
         return proc
 
     def conductor_log(self, name: str) -> str:

@@ -1,0 +1,49 @@
+"""Registering flow documents found in a directory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from taskflow import flow as tf_flow
+
+from orchestrator.commands import CommandCatalog
+from orchestrator.declarative.builder import build_flow
+from orchestrator.declarative.document import DocumentError, FlowDocument, parse_document
+
+LOG = logging.getLogger(__name__)
+
+SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def load_directory(directory: Path, catalog: CommandCatalog
+                   ) -> dict[str, Callable[[], tf_flow.Flow]]:
+    """Parse and validate every document in ``directory``; return name -> factory.
+
+    Any invalid document is an error naming its file: a conductor must not start
+    with part of its flows silently missing.
+    """
+    if not directory.is_dir():
+        raise DocumentError(f"flow directory {directory} does not exist")
+    factories: dict[str, Callable[[], tf_flow.Flow]] = {}
+    sources: dict[str, Path] = {}
+    for path in sorted(p for p in directory.iterdir() if p.suffix in SUFFIXES):
+        document = parse_document(path.read_text(), source=str(path))
+        build_flow(document, catalog)
+        if document.name in factories:
+            raise DocumentError(f"{path}: flow {document.name!r} is also defined in "
+                                f"{sources[document.name]}")
+        factories[document.name] = _factory(document, catalog)
+        sources[document.name] = path
+        LOG.debug("Loaded flow %s from %s", document.name, path)
+    return factories
+
+
+def _factory(document: FlowDocument, catalog: CommandCatalog
+             ) -> Callable[[], tf_flow.Flow]:
+    def make_flow() -> tf_flow.Flow:
+        return build_flow(document, catalog)
+
+    make_flow.__doc__ = document.description or f"Declarative flow from {document.source}"
+    return make_flow
