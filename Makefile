@@ -48,8 +48,9 @@ $(PY):
 	$(PYTHON3) -m venv $(VENV)
 
 # Reinstalls when pyproject.toml is newer than the stamp (or the stamp is missing).
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -e '.[test]'
+# The example extension plugin (examples/) installs too: the tests run its flows.
+$(STAMP): pyproject.toml examples/stress-test-extension/pyproject.toml | $(PY)
+	$(PY) -m pip install -e '.[test]' -e examples/stress-test-extension
 	touch $@
 
 lint: $(STAMP)
