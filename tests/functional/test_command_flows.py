@@ -142,3 +142,22 @@ def test_an_unreachable_agent_fails_the_step_and_reverts_the_flow(
     assert job["state"] == "REVERTED", result.stderr
     assert f"127.0.0.1:{dead}" in job["last_error"]
     assert not a.exists()
+
+
+def test_a_step_that_outlives_its_timeout_fails_and_reverts(
+        deployment: Deployment, flows_dir: Path, tmp_path: Path) -> None:
+    doc = {"name": "too-slow", "inputs": ["path_a"], "steps": [
+        {"name": "marker", "command": "demo.create_marker", "inputs": ["path"],
+         "rebind": {"path": "path_a"}},
+        {"name": "nap", "command": "demo.sleep", "params": {"seconds": 60}, "timeout": 1},
+    ]}
+    (flows_dir / "too-slow.yaml").write_text(yaml.safe_dump(doc))
+    deployment.add_config("[agent_client]\npoll_interval = 0.1\n")
+    deployment.start_conductor("c1")
+    a = tmp_path / "slow.marker"
+    result = deployment.run("post", "too-slow", "--wait", "--json", "--timeout", "90",
+                            "--store-json", json.dumps({"path_a": str(a)}))
+    job = json.loads(result.stdout)
+    assert job["state"] == "REVERTED", result.stderr
+    assert "demo.sleep did not finish within 1s" in job["last_error"]
+    assert not a.exists()

@@ -64,3 +64,14 @@ def test_a_failed_check_on_a_remote_agent_releases_the_reservation_there(
     assert job["state"] == "REVERTED", job
     assert "Burn-in too slow" in job["last_error"]
     assert not (reservations / "node-7.reserved").exists()
+
+
+def test_burn_in_on_a_remote_agent_succeeds(deployment: Deployment,
+                                            reservations: Path) -> None:
+    port = find_free_port()
+    deployment.start_agent(port)
+    deployment.start_conductor("c1")
+    job = _burn_in(deployment, "burn-in-remote", reservations, 0,
+                   agent_url=f"http://127.0.0.1:{port}")
+    assert job["state"] == "SUCCESS", job
+    assert (reservations / "node-7.reserved").exists()
