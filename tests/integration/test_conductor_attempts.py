@@ -31,6 +31,11 @@ class ReturnsDatetime(task.Task):
         return datetime.datetime.now(datetime.UTC)
 
 
+class RaisesWithObjectArgument(task.Task):
+    def execute(self) -> None:
+        raise RuntimeError("disk controller gone", object())
+
+
 class Noop(task.Task):
     def execute(self) -> None:
         pass
@@ -39,6 +44,8 @@ class Noop(task.Task):
 REGISTRY = FlowRegistry({
     "datetime-result": lambda: linear_flow.Flow("dt").add(ReturnsDatetime("returns-datetime")),
     "noop": lambda: linear_flow.Flow("noop").add(Noop("noop")),
+    "object-in-exception": lambda: linear_flow.Flow("oe").add(
+        Noop("before"), RaisesWithObjectArgument("raises")),
 })
 
 
@@ -104,6 +111,18 @@ def test_an_unsaveable_result_fails_the_job_with_a_reason(
         database: persistence.Database, zk_hosts: str, jobboard_path: str) -> None:
     # PostgreSQL's JSON columns refuse a datetime: the result cannot be saved.
     final = _run_until_finished(database, zk_hosts, jobboard_path, "datetime-result")
+    assert final.state is persistence.JobState.FAILED
+    assert final.last_error and "not JSON serializable" in final.last_error
+    wait_for(lambda: _board_empty(zk_hosts, jobboard_path), timeout=30,
+             message="the job to leave the board")
+
+
+def test_an_exception_with_non_json_arguments_ends_the_job_with_a_reason(
+        database: persistence.Database, zk_hosts: str, jobboard_path: str) -> None:
+    # TaskFlow persists a failure's exception arguments; PostgreSQL refuses an object.
+    final = _run_until_finished(database, zk_hosts, jobboard_path, "object-in-exception")
+    # Not stuck and not re-claimed forever: FAILED, with the storage error as the
+    # reason. (The task's own message is lost: failures are not yet sanitised.)
     assert final.state is persistence.JobState.FAILED
     assert final.last_error and "not JSON serializable" in final.last_error
     wait_for(lambda: _board_empty(zk_hosts, jobboard_path), timeout=30,
