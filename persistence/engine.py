@@ -10,6 +10,7 @@ from sqlalchemy import URL, Engine, event, make_url
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import QueuePool, StaticPool
 
+from persistence import jsoncodec
 from persistence.errors import PersistenceError
 
 # Applied to every new SQLite connection. WAL lets readers run beside the one
@@ -64,7 +65,8 @@ def create_engine(url: str | URL) -> Engine:
     try:
         if backend == "sqlite":
             return _sqlite_engine(parsed)
-        return sqlalchemy.create_engine(parsed, pool_pre_ping=True)
+        return sqlalchemy.create_engine(parsed, pool_pre_ping=True,
+                                        json_serializer=jsoncodec.dumps)
     except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError) as exc:
         raise PersistenceError(f"cannot create an engine for {mask_url(parsed)}: {exc}") from exc
 
@@ -86,7 +88,7 @@ def _sqlite_engine(url: URL) -> Engine:
             "poolclass": QueuePool,
             "connect_args": {"check_same_thread": False},
         }
-    engine = sqlalchemy.create_engine(url, **kwargs)
+    engine = sqlalchemy.create_engine(url, json_serializer=jsoncodec.dumps, **kwargs)
     event.listen(engine, "connect", _apply_sqlite_pragmas)
     return engine
 

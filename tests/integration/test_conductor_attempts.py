@@ -117,13 +117,14 @@ def test_an_unsaveable_result_fails_the_job_with_a_reason(
              message="the job to leave the board")
 
 
-def test_an_exception_with_non_json_arguments_ends_the_job_with_a_reason(
+def test_an_exception_with_non_json_arguments_still_reverts_the_flow(
         database: persistence.Database, zk_hosts: str, jobboard_path: str) -> None:
-    # TaskFlow persists a failure's exception arguments; PostgreSQL refuses an object.
+    # TaskFlow persists a failure's exception arguments; PostgreSQL refuses an
+    # object. The argument is stored as its repr, so the failure is kept.
     final = _run_until_finished(database, zk_hosts, jobboard_path, "object-in-exception")
-    # Not stuck and not re-claimed forever: FAILED, with the storage error as the
-    # reason. (The task's own message is lost: failures are not yet sanitised.)
-    assert final.state is persistence.JobState.FAILED
-    assert final.last_error and "not JSON serializable" in final.last_error
+    assert final.state is persistence.JobState.REVERTED
+    assert final.last_error and "disk controller gone" in final.last_error
+    history = persistence.job_tasks(database, final.flow_detail_id)
+    assert {t.name: t.state for t in history} == {"before": "REVERTED", "raises": "REVERTED"}
     wait_for(lambda: _board_empty(zk_hosts, jobboard_path), timeout=30,
              message="the job to leave the board")
