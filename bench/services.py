@@ -17,6 +17,7 @@ from types import TracebackType
 import psycopg
 from kazoo.client import KazooClient
 
+from jobs import JobboardSettings
 from orchestrator.standalone import LocalZooKeeper, find_free_port, four_letter_word
 from tests.services.postgres import LocalPostgres
 
@@ -120,11 +121,6 @@ def board_path() -> str:
     return f"/bench-{uuid.uuid4().hex[:12]}/jobs"
 
 
-def entity_path(path: str) -> str:
-    """Where conductors register themselves for the board at ``path``."""
-    return path.rsplit("/", 1)[0] + "/.entities/conductor"
-
-
 def job_nodes(client: KazooClient, path: str) -> list[str]:
     """Job znodes still on the board (claimed or not)."""
     if client.exists(path) is None:
@@ -134,5 +130,5 @@ def job_nodes(client: KazooClient, path: str) -> list[str]:
 
 
 def conductors_registered(client: KazooClient, path: str) -> int:
-    where = entity_path(path)
+    where = JobboardSettings(path=path).entity_path + "/conductor"
     return len(client.get_children(where)) if client.exists(where) else 0

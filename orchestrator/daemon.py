@@ -10,8 +10,9 @@ from types import FrameType
 import jobs
 import persistence
 from orchestrator.conductor import ConductorSettings, FlowConductor
-from orchestrator.errors import OrchestratorError, ServiceUnavailable
+from orchestrator.errors import ServiceUnavailable
 from orchestrator.registry import FlowRegistry
+from orchestrator.service import check_schema
 
 LOG = logging.getLogger(__name__)
 
@@ -24,11 +25,7 @@ def run_conductor(
     stop: threading.Event | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT (or ``stop`` is set); return once jobs are handed back."""
-    if not database.schema_current():
-        raise OrchestratorError(
-            f"the database {database.url} is not initialised or not up to date: "
-            "run 'orchestrator db upgrade'"
-        )
+    check_schema(database)
     try:
         with jobs.open_jobboard(board_settings, settings.name,
                                 database.taskflow_backend()) as board:

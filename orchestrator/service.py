@@ -176,15 +176,19 @@ class Orchestrator:
         return self._board
 
     def _check_schema(self) -> None:
-        if self._schema_checked:
-            return
-        try:
-            current = self._db.schema_current()
-        except persistence.PersistenceError as exc:
-            raise ServiceUnavailable(str(exc)) from exc
-        if not current:
-            raise OrchestratorError(
-                f"the database {self._db.url} is not initialised or not up to date: "
-                "run 'orchestrator db upgrade'"
-            )
-        self._schema_checked = True
+        if not self._schema_checked:
+            check_schema(self._db)
+            self._schema_checked = True
+
+
+def check_schema(database: persistence.Database) -> None:
+    """Refuse to work on a database that 'orchestrator db upgrade' has not prepared."""
+    try:
+        current = database.schema_current()
+    except persistence.PersistenceError as exc:
+        raise ServiceUnavailable(str(exc)) from exc
+    if not current:
+        raise OrchestratorError(
+            f"the database {database.url} is not initialised or not up to date: "
+            "run 'orchestrator db upgrade'"
+        )
