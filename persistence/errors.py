@@ -33,3 +33,11 @@ class JobNotFound(PersistenceError):
 
 class SchemaError(PersistenceError):
     """The database schema is missing, outdated or unreachable."""
+
+
+class DuplicateIdempotencyKey(PersistenceError):
+    """Another job was recorded with that idempotency key."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"a job with idempotency key {key!r} already exists")
+        self.key = key

@@ -73,6 +73,8 @@ class JobRow(Base):
         Index("ix_orchestrator_jobs_state_created_at", "state", "created_at"),
         Index("ix_orchestrator_jobs_created_at", "created_at"),
         Index("ix_orchestrator_jobs_flow_name_created_at", "flow_name", "created_at"),
+        # NULLs never collide: only jobs posted with a key are unique by it.
+        Index("ix_orchestrator_jobs_idempotency_key", "idempotency_key", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -91,6 +93,13 @@ class JobRow(Base):
     flow_detail_id: Mapped[str] = mapped_column(String(36), nullable=False)
     board_job_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    priority: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="NORMAL", server_default=text("'NORMAL'")
+    )
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The declarative flow document of a job posted with one, not by name.
+    document: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 metadata = Base.metadata

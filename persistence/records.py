@@ -30,6 +30,9 @@ TERMINAL_STATES: frozenset[JobState] = frozenset(
 # States a claimed job may be handed back in (see ``mark_released``).
 RELEASE_STATES: frozenset[JobState] = frozenset({JobState.POSTED, JobState.SUSPENDED})
 
+# Jobboard priorities, highest first (TaskFlow's ``JobPriority`` names).
+PRIORITIES: tuple[str, ...] = ("VERY_HIGH", "HIGH", "NORMAL", "LOW", "VERY_LOW")
+
 
 @dataclass(frozen=True)
 class JobRecord:
@@ -49,6 +52,10 @@ class JobRecord:
     flow_detail_id: str
     board_job_id: str | None
     last_error: str | None
+    priority: str = "NORMAL"
+    idempotency_key: str | None = None
+    cancel_requested_at: datetime | None = None
+    document: dict[str, Any] | None = None
 
     @property
     def is_terminal(self) -> bool:

@@ -28,7 +28,8 @@ ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 JOB_KEYS = {
     "id", "flow", "state", "attempts", "owner", "created_at", "started_at", "finished_at",
     "updated_at", "duration", "last_error", "logbook_id", "flow_detail_id",
-    "board_job_id", "store",
+    "board_job_id", "store", "priority", "idempotency_key", "cancel_requested_at",
+    "document",
 }
 TASK_KEYS = {
     "name", "state", "intention", "progress", "result", "failure", "revert_failure",
