@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from kazoo import client as kazoo_client
@@ -15,7 +17,7 @@ from taskflow import exceptions as tf_exc
 from taskflow.jobs.backends import impl_zookeeper
 from taskflow.persistence import base as tf_persistence
 
-from jobs.errors import BoardUnavailable
+from jobs.errors import BoardUnavailable, JobsError
 
 LOG = logging.getLogger(__name__)
 
@@ -110,3 +112,66 @@ def _close_quietly(board: impl_zookeeper.ZookeeperJobBoard,
         with contextlib.suppress(Exception):
             client.stop()
             client.close()
+
+
+#: TaskFlow's entity kind for conductors (``Conductor.ENTITY_KIND``).
+CONDUCTOR_KIND = "conductor"
+
+
+@dataclass(frozen=True)
+class ConductorInfo:
+    """A conductor registered on the jobboard: alive while its session lasts.
+
+    ``name`` is the conductor's own name (the owner recorded on the jobs it
+    claims); ``entity`` is TaskFlow's ``name@host:pid`` node name.
+    """
+
+    name: str
+    entity: str
+    hostname: str | None
+    pid: int | None
+    registered_at: datetime | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def alive_conductors(board: impl_zookeeper.ZookeeperJobBoard) -> list[ConductorInfo]:
+    """The conductors whose ephemeral entity nodes exist now, sorted by name."""
+    # The board keeps the kazoo client open_jobboard gave it.
+    client: kazoo_client.KazooClient = board._client
+    path = f"{board.entity_path}/{CONDUCTOR_KIND}"
+    try:
+        children = client.get_children(path)
+    except kazoo_exc.NoNodeError:
+        return []
+    except (KazooTimeoutError, kazoo_exc.KazooException) as exc:
+        raise JobsError(f"cannot list conductors under {path}: {exc}") from exc
+    found = []
+    for child in children:
+        try:
+            data, stat = client.get(f"{path}/{child}")
+        except kazoo_exc.NoNodeError:
+            continue  # it went away between the listing and the read
+        except (KazooTimeoutError, kazoo_exc.KazooException) as exc:
+            raise JobsError(f"cannot read conductor {child}: {exc}") from exc
+        found.append(_conductor_info(child, data, stat))
+    return sorted(found, key=lambda c: (c.name, c.entity))
+
+
+def _conductor_info(entity: str, data: bytes, stat: Any) -> ConductorInfo:
+    try:
+        doc = json.loads(data.decode("utf-8")) if data else {}
+    except (UnicodeDecodeError, ValueError):
+        doc = {}
+    metadata = doc.get("metadata") if isinstance(doc, dict) else None
+    metadata = dict(metadata) if isinstance(metadata, dict) else {}
+    pid = metadata.get("pid")
+    hostname = metadata.get("hostname")
+    name = metadata.get("name")
+    return ConductorInfo(
+        name=str(name) if isinstance(name, str) else entity.split("@", 1)[0],
+        entity=entity,
+        hostname=str(hostname) if isinstance(hostname, str) else None,
+        pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+        registered_at=datetime.fromtimestamp(stat.ctime / 1000, UTC) if stat else None,
+        metadata=metadata,
+    )

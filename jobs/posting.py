@@ -33,8 +33,16 @@ def post_job(
     flow_label: str,
     store: Mapping[str, Any],
     priority: str = "NORMAL",
+    idempotency_key: str | None = None,
+    document: Mapping[str, Any] | None = None,
 ) -> persistence.JobRecord:
-    """Post one job for an already validated flow and store; return its record."""
+    """Post one job for an already validated flow and store; return its record.
+
+    ``document`` is the declarative flow document of a job posted with one;
+    conductors build its flow from the copy in the job record. A second post
+    with an ``idempotency_key`` already recorded raises
+    ``persistence.DuplicateIdempotencyKey`` and leaves nothing behind.
+    """
     job_id = str(uuid.uuid4())
     book = models.LogBook(f"job-{job_id}")
     flow_detail = models.FlowDetail(flow_label, uuid=str(uuid.uuid4()))
@@ -50,6 +58,7 @@ def post_job(
             persistence.add_job(
                 session, job_id=job_id, flow_name=flow_name, store=dict(store),
                 logbook_id=book.uuid, flow_detail_id=flow_detail.uuid,
+                priority=priority, idempotency_key=idempotency_key, document=document,
             )
         board_job = board.post(
             flow_name, book=book, details=spec.to_details(),

@@ -10,13 +10,19 @@ falls short:
 * a job that keeps hitting storage or execution errors is failed after
   ``max_attempts`` claims instead of being handed back forever;
 * a flow already finished (its conductor died before consuming the job) is not
-  run again: TaskFlow would reset a REVERTED flow and run it from scratch.
+  run again: TaskFlow would reset a REVERTED flow and run it from scratch;
+* a job whose cancellation was requested stops at its next task boundary and
+  reverts (stock TaskFlow can only suspend a flow, never revert it on request);
+* a job posted with a declarative flow document runs the flow built from the
+  copy in its job record, which a forged jobboard entry cannot supply.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +30,15 @@ import taskflow.engines
 from taskflow import states
 from taskflow.conductors.backends import impl_nonblocking
 from taskflow.listeners import timing
+from taskflow.types import entity as tf_entity
+from taskflow.utils import misc
 
 import persistence
 from jobs import InvalidJobDetails, JobSpec, flow_name_from_meta
 from orchestrator import engines
 from orchestrator.errors import OrchestratorError
 from orchestrator.registry import FlowRegistry
+from orchestrator.service import CANCELLED_BEFORE_START
 
 LOG = logging.getLogger(__name__)
 
@@ -57,6 +66,7 @@ class ConductorSettings:
     poll_interval: float = 0.1
     max_attempts: int = 5
     retry_delay: float = 1.0
+    cancel_check_interval: float = 0.5
 
 
 class FlowConductor(impl_nonblocking.NonBlockingConductor):
@@ -83,12 +93,27 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
         self._db = database
         self._registry = registry
         self._engines: dict[str, Any] = {}
+        self._records: dict[str, persistence.JobRecord] = {}
         self._engines_lock = threading.Lock()
+        self._catalog: Any = None
         self._stopping = threading.Event()
 
     def stop(self) -> None:
         self._stopping.set()
         super().stop()
+
+    @misc.cachedproperty
+    def conductor(self) -> Any:
+        """TaskFlow's entity for this conductor, with what operators want to see."""
+        entity = super().conductor
+        metadata = {
+            **entity.metadata,
+            "name": self.name,
+            "engine": self._settings.engine,
+            "max_simultaneous_jobs": self._settings.max_simultaneous_jobs,
+            "version": _version(),
+        }
+        return tf_entity.Entity(entity.kind, entity.name, metadata)
 
     # TaskFlow seams --------------------------------------------------------
 
@@ -101,8 +126,10 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
                 f"job {spec.job_id} names flow {spec.flow_name!r} but its flow "
                 f"detail records {recorded!r}"
             )
+        with self._engines_lock:
+            record = self._records.get(job.uuid)
         try:
-            flow = self._registry.build(spec.flow_name)
+            flow = self._build_flow(spec, record)
         except OrchestratorError as exc:
             raise RejectedJob(f"job {spec.job_id}: {exc}") from exc
         engine = taskflow.engines.load(
@@ -113,7 +140,9 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
             backend=self._persistence,
             engine=self._engine,
             namespace=engines.NAMESPACE,
-            **self._engine_options,
+            **{**self._engine_options,
+               engines.CANCEL_CHECK: _CancelCheck(self._db, spec.job_id,
+                                                  self._settings.cancel_check_interval)},
         )
         with self._engines_lock:
             self._engines[job.uuid] = engine
@@ -151,6 +180,8 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
             return True
         LOG.info("Running job %s (%s), attempt %d", spec.job_id, spec.flow_name,
                  record.attempts)
+        with self._engines_lock:
+            self._records[job.uuid] = record
         try:
             consume = bool(super()._dispatch_job(job))
         except self.NO_CONSUME_EXCEPTIONS as exc:
@@ -163,6 +194,7 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
         finally:
             with self._engines_lock:
                 engine = self._engines.pop(job.uuid, None)
+                self._records.pop(job.uuid, None)
         return self._record_outcome(spec, record, engine, consume)
 
     def _claim_record(self, spec: JobSpec) -> persistence.JobRecord | None:
@@ -188,16 +220,40 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
                 LOG.info("Job %s already finished %s; consuming it", spec.job_id,
                          before.state.value)
                 return None
-            if spec.flow_name in self._registry:
+            if before.cancel_requested_at is not None and before.attempts == 0:
+                # Cancelled before it ever ran: there is nothing to revert.
+                persistence.finish_unstarted(session, spec.job_id,
+                                             persistence.JobState.REVERTED,
+                                             CANCELLED_BEFORE_START)
+                LOG.info("Job %s was cancelled before it started", spec.job_id)
+                return None
+            if before.document is not None or spec.flow_name in self._registry:
                 record = persistence.mark_claimed(session, spec.job_id, self.name)
+                if record is None:
+                    return None  # finished (cancelled) since it was read
             else:
                 refusal = f"flow {spec.flow_name!r} is not registered on conductor {self.name}"
                 persistence.mark_finished(session, spec.job_id,
                                           persistence.JobState.FAILED, refusal)
         if refusal is not None:
             raise RejectedJob(refusal)
-        assert record is not None
         return record
+
+    def _build_flow(self, spec: JobSpec, record: persistence.JobRecord | None) -> Any:
+        if record is None or record.document is None:
+            return self._registry.build(spec.flow_name)
+        # Imported here: only jobs posted with documents need the command catalog.
+        from orchestrator import declarative
+        from orchestrator.commands import CommandCatalog
+
+        if self._catalog is None:
+            self._catalog = CommandCatalog.from_entry_points()
+        name, flow = declarative.flow_from_data(record.document, self._catalog,
+                                                source=f"job {spec.job_id}'s document")
+        if name != spec.flow_name:
+            raise RejectedJob(f"job {spec.job_id} names flow {spec.flow_name!r} but its "
+                              f"document is {name!r}")
+        return flow
 
     # outcome ---------------------------------------------------------------
 
@@ -255,6 +311,41 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
     @property
     def name(self) -> str:
         return str(self._name)
+
+
+class _CancelCheck:
+    """Whether a job's cancellation was requested, asked of the database at most
+    once per ``interval`` seconds, so short tasks do not each pay for a query."""
+
+    def __init__(self, database: persistence.Database, job_id: str, interval: float) -> None:
+        self._db = database
+        self._job_id = job_id
+        self._interval = interval
+        self._checked_at = -float("inf")
+        self._reason: str | None = None
+
+    def __call__(self) -> str | None:
+        now = time.monotonic()
+        if self._reason is None and now - self._checked_at >= self._interval:
+            self._checked_at = now
+            try:
+                with self._db.session() as session:
+                    requested = persistence.is_cancel_requested(session, self._job_id)
+            except persistence.PersistenceError as exc:
+                # The next boundary asks again; a failed check must not fail the job.
+                LOG.warning("Job %s: cannot check for cancellation: %s", self._job_id, exc)
+                return None
+            if requested:
+                LOG.info("Job %s was cancelled; reverting it", self._job_id)
+                self._reason = "job cancelled by request"
+        return self._reason
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("orchestrator")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _failure_summary(engine: Any) -> str | None:

@@ -1,24 +1,87 @@
-"""TaskFlow engines that remember what ended a run.
+"""TaskFlow engines that remember what ended a run and can be cancelled.
 
 TaskFlow's conductor catches whatever a run raises and only logs it; a failure
 outside any task (a result the database refuses, a storage error) then leaves
 no trace in the flow's state. These engines keep the exception, so the job
 record can say why the job failed. They are loaded through TaskFlow's own
-engine seam: ``engines.load(..., namespace=NAMESPACE)``.
+engine seam: ``engines.load(..., namespace=NAMESPACE)``. Given the
+``cancel_check`` option, they stop a cancelled job at its next task boundary.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import futurist
 from taskflow.engines.action_engine import engine as action_engine
+from taskflow.engines.action_engine import executor as tf_executor
+from taskflow.types import failure as tf_failure
 
 NAMESPACE = "orchestrator.engines"
+
+#: Engine option: a callable returning a reason (str) once the job is to be
+#: cancelled, None until then. It is called before each task starts.
+CANCEL_CHECK = "cancel_check"
+
+
+class JobCancelled(Exception):
+    """The job was cancelled; its flow reverts what it did."""
+
+
+class CancellingExecutor(tf_executor.TaskExecutor):
+    """Runs tasks through another executor until the job is cancelled.
+
+    A cancelled job's next task is not started: it fails with JobCancelled
+    at once, so TaskFlow reverts the tasks already done, last first. That
+    task's own revert is skipped, since it never ran.
+    """
+
+    def __init__(self, inner: tf_executor.TaskExecutor,
+                 cancel_check: Callable[[], str | None]) -> None:
+        self._inner = inner
+        self._cancel_check = cancel_check
+
+    def start(self) -> None:
+        self._inner.start()
+
+    def stop(self) -> None:
+        self._inner.stop()
+
+    def execute_task(self, task: Any, task_uuid: str, arguments: Any,
+                     progress_callback: Any = None) -> Any:
+        reason = self._cancel_check()
+        if reason is None:
+            return self._inner.execute_task(task, task_uuid, arguments,
+                                            progress_callback=progress_callback)
+        failure = tf_failure.Failure.from_exception(JobCancelled(reason))
+        return _done(task, (tf_executor.EXECUTED, failure))
+
+    def revert_task(self, task: Any, task_uuid: str, arguments: Any, result: Any,
+                    failures: Any, progress_callback: Any = None) -> Any:
+        if isinstance(result, tf_failure.Failure) and result.check(JobCancelled):
+            return _done(task, (tf_executor.REVERTED, None))
+        return self._inner.revert_task(task, task_uuid, arguments, result, failures,
+                                       progress_callback=progress_callback)
+
+
+def _done(task: Any, outcome: Any) -> Any:
+    future: Any = futurist.Future()
+    future.set_result(outcome)
+    future.atom = task
+    return future
 
 
 class _RecordsErrors:
     last_error: BaseException | None = None
+    _task_executor: Any
+    _options: dict[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        check = self._options.get(CANCEL_CHECK)
+        if check is not None:
+            self._task_executor = CancellingExecutor(self._task_executor, check)
 
     def _recording(self, method: Any, *args: Any) -> Any:
         try:

@@ -64,6 +64,38 @@ class JobNotFound(InvalidRequest):
         self.job_id = job_id
 
 
+class InvalidMarker(InvalidRequest):
+    """The pagination marker names no job; start again without one."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__(f"invalid marker {marker!r}: no job has that id")
+        self.marker = marker
+
+
+class Conflict(InvalidRequest):
+    """The request conflicts with the job's current state."""
+
+
+class JobFinished(Conflict):
+    """The job has already finished."""
+
+    def __init__(self, job_id: str, state: str) -> None:
+        super().__init__(f"job {job_id} has already finished ({state}); "
+                         "only an unfinished job can be cancelled")
+        self.job_id = job_id
+        self.state = state
+
+
+class IdempotencyConflict(Conflict):
+    """The idempotency key was already used for a different request."""
+
+    def __init__(self, key: str, job_id: str) -> None:
+        super().__init__(f"idempotency key {key!r} was already used by job {job_id} "
+                         "with a different flow or store")
+        self.key = key
+        self.job_id = job_id
+
+
 class FlowLoadError(OrchestratorError):
     """A registered flow could not be built."""
 

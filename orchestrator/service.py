@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -17,7 +18,11 @@ from typing import Any
 import jobs
 import persistence
 from orchestrator.errors import (
+    IdempotencyConflict,
+    InvalidMarker,
+    InvalidRequest,
     InvalidStore,
+    JobFinished,
     JobNotFound,
     MissingInputs,
     OrchestratorError,
@@ -30,6 +35,39 @@ JobRecord = persistence.JobRecord
 JobState = persistence.JobState
 TaskFailure = persistence.TaskFailure
 TaskHistory = persistence.TaskHistory
+
+
+PRIORITIES = persistence.PRIORITIES
+MAX_IDEMPOTENCY_KEY = 255
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Posted:
+    """The outcome of a post: the job, and whether this call created it.
+
+    ``created`` is False when an earlier post with the same idempotency key
+    already made the job.
+    """
+
+    record: JobRecord
+    created: bool
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of a job listing; ``next_marker`` continues it (None at the end)."""
+
+    jobs: list[JobRecord]
+    next_marker: str | None
+
+
+@dataclass(frozen=True)
+class ConductorStatus:
+    """A live conductor and how many jobs it is running now."""
+
+    info: jobs.ConductorInfo
+    running_jobs: int
 
 
 @dataclass(frozen=True)
@@ -60,6 +98,9 @@ class Orchestrator:
         if close_database:
             self._stack.callback(database.close)
         self._board: Any = None
+        # The API calls the service from several threads; one board serves them all.
+        self._board_lock = threading.Lock()
+        self._catalog: Any = None
         self._schema_checked = False
 
     def __enter__(self) -> Orchestrator:
@@ -77,10 +118,12 @@ class Orchestrator:
     def flows(self) -> list[FlowInfo]:
         return list(self._registry.describe_all())
 
-    def validate(self, flow_name: str, store: object) -> str:
-        """Check that the flow is registered and the store satisfies it.
+    def validate(self, flow_name: str | None, store: object,
+                 document: Mapping[str, Any] | None = None) -> tuple[str, str]:
+        """Check the flow (by name, or a declarative document) and its store.
 
-        Returns the flow's label (its TaskFlow name). Nothing is written.
+        Returns the flow's name and its label (its TaskFlow name). Nothing is
+        written.
         """
         if not isinstance(store, Mapping) or not all(isinstance(k, str) for k in store):
             raise InvalidStore(
@@ -91,24 +134,95 @@ class Orchestrator:
             json.dumps(store, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise InvalidStore(f"the store is not plain JSON: {exc}") from exc
-        flow = self._registry.build(flow_name)
+        if document is not None:
+            if flow_name is not None:
+                raise InvalidRequest("give a flow name or a flow document, not both")
+            flow_name, flow = self._build_document(document)
+        elif flow_name is None:
+            raise InvalidRequest("name the flow to run, or give a flow document")
+        else:
+            flow = self._registry.build(flow_name)
         missing = set(flow.requires) - set(store)
         if missing:
             raise MissingInputs(flow_name, missing)
-        return str(flow.name)
+        return flow_name, str(flow.name)
 
     # jobs ------------------------------------------------------------------
 
-    def post(self, flow_name: str, store: Mapping[str, Any] | None = None,
-             *, priority: str = "NORMAL") -> JobRecord:
+    def post(self, flow_name: str | None, store: Mapping[str, Any] | None = None,
+             *, priority: str = "NORMAL", idempotency_key: str | None = None,
+             document: Mapping[str, Any] | None = None) -> JobRecord:
+        """Post a job and return its record (see ``submit``)."""
+        return self.submit(flow_name, store, priority=priority,
+                           idempotency_key=idempotency_key, document=document).record
+
+    def submit(self, flow_name: str | None, store: Mapping[str, Any] | None = None,
+               *, priority: str = "NORMAL", idempotency_key: str | None = None,
+               document: Mapping[str, Any] | None = None) -> Posted:
+        """Post a job for a registered flow, or for a declarative flow document.
+
+        With an ``idempotency_key`` already used by an earlier post of the same
+        flow and store, that job is returned and nothing new is posted; used
+        with a different flow or store, the key is a conflict.
+        """
         store = {} if store is None else store
-        label = self.validate(flow_name, store)
+        if priority not in PRIORITIES:
+            raise InvalidRequest(f"unknown priority {priority!r}; one of: "
+                                 + ", ".join(PRIORITIES))
+        if idempotency_key is not None:
+            _check_idempotency_key(idempotency_key)
+        name, label = self.validate(flow_name, store, document)
         self._check_schema()
+        if idempotency_key is not None:
+            earlier = self._by_idempotency_key(idempotency_key, name, store, document)
+            if earlier is not None:
+                return Posted(earlier, created=False)
         try:
-            return jobs.post_job(self._db, self._jobboard(), flow_name=flow_name,
-                                 flow_label=label, store=store, priority=priority)
+            record = jobs.post_job(
+                self._db, self._jobboard(), flow_name=name, flow_label=label,
+                store=store, priority=priority, idempotency_key=idempotency_key,
+                document=document)
+        except persistence.DuplicateIdempotencyKey:
+            # Another post with the same key won the race.
+            assert idempotency_key is not None
+            earlier = self._by_idempotency_key(idempotency_key, name, store, document)
+            if earlier is None:
+                raise
+            return Posted(earlier, created=False)
         except jobs.JobsError as exc:
             raise ServiceUnavailable(str(exc)) from exc
+        return Posted(record, created=True)
+
+    def cancel(self, job_id: str) -> JobRecord:
+        """Ask for the job to be cancelled; return its record.
+
+        A job no conductor has claimed yet is finished REVERTED at once (it
+        did nothing). A running job stops at its next task boundary and its
+        conductor reverts what it did; a suspended one does so when it is next
+        claimed. A finished job cannot be cancelled: ``JobFinished``.
+        """
+        self._check_schema()
+        with self._db.session() as session:
+            record = persistence.request_cancel(session, job_id)
+            if record is None:
+                existing = persistence.get_job(session, job_id)
+                if existing is None:
+                    raise JobNotFound(job_id)
+                raise JobFinished(job_id, existing.state.value)
+            unstarted = persistence.finish_unstarted(
+                session, job_id, JobState.REVERTED, CANCELLED_BEFORE_START)
+        return unstarted or record
+
+    def conductors(self) -> list[ConductorStatus]:
+        """The conductors alive now (registered in ZooKeeper), by name."""
+        try:
+            alive = jobs.alive_conductors(self._jobboard())
+        except jobs.JobsError as exc:
+            raise ServiceUnavailable(str(exc)) from exc
+        self._check_schema()
+        with self._db.session() as session:
+            running = persistence.running_by_owner(session)
+        return [ConductorStatus(info, running.get(info.name, 0)) for info in alive]
 
     def get_job(self, job_id: str) -> JobRecord:
         self._check_schema()
@@ -130,11 +244,38 @@ class Orchestrator:
 
     def list_jobs(self, *, states: Collection[JobState] | None = None,
                   flow_name: str | None = None, since: datetime | None = None,
-                  limit: int = 100) -> list[JobRecord]:
+                  until: datetime | None = None, limit: int = 100) -> list[JobRecord]:
+        return self.page_jobs(states=states, flow_name=flow_name, since=since,
+                              until=until, limit=limit).jobs
+
+    def page_jobs(self, *, states: Collection[JobState] | None = None,
+                  flow_name: str | None = None, since: datetime | None = None,
+                  until: datetime | None = None, limit: int = 100,
+                  marker: str | None = None) -> JobPage:
+        """Jobs matching the filters, newest first, ``limit`` at a time.
+
+        ``marker`` is the ``next_marker`` of the previous page: the id of the
+        last job it held.
+        """
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
+        for label, value in (("since", since), ("until", until)):
+            if value is not None and value.tzinfo is None:
+                raise InvalidRequest(f"{label} must include a timezone (e.g. +00:00 or Z)")
         self._check_schema()
         with self._db.session() as session:
-            return persistence.list_jobs(session, states=states, flow_name=flow_name,
-                                         since=since, limit=limit)
+            after = None
+            if marker is not None:
+                after = persistence.get_job(session, marker)
+                if after is None:
+                    raise InvalidMarker(marker)
+            # One more than asked tells whether another page follows.
+            found = persistence.list_jobs(session, states=states, flow_name=flow_name,
+                                          since=since, until=until, after=after,
+                                          limit=limit + 1)
+        page = found[:limit]
+        more = len(found) > limit
+        return JobPage(jobs=page, next_marker=page[-1].id if more else None)
 
     def wait(
         self,
@@ -165,6 +306,10 @@ class Orchestrator:
     # internals -------------------------------------------------------------
 
     def _jobboard(self) -> Any:
+        with self._board_lock:
+            return self._open_jobboard()
+
+    def _open_jobboard(self) -> Any:
         if self._board is None:
             try:
                 self._board = self._stack.enter_context(
@@ -175,10 +320,43 @@ class Orchestrator:
                 raise ServiceUnavailable(str(exc)) from exc
         return self._board
 
+    def _by_idempotency_key(self, key: str, flow_name: str, store: Mapping[str, Any],
+                            document: Mapping[str, Any] | None) -> JobRecord | None:
+        with self._db.session() as session:
+            earlier = persistence.get_job_by_idempotency_key(session, key)
+        if earlier is None:
+            return None
+        same = (earlier.flow_name == flow_name and earlier.store == dict(store)
+                and earlier.document == (None if document is None else dict(document)))
+        if not same:
+            raise IdempotencyConflict(key, earlier.id)
+        return earlier
+
+    def _build_document(self, document: Mapping[str, Any]) -> tuple[str, Any]:
+        # Imported here: only posts of documents need the command catalog.
+        from orchestrator import declarative
+        from orchestrator.commands import CommandCatalog
+
+        if self._catalog is None:
+            self._catalog = CommandCatalog.from_entry_points()
+        return declarative.flow_from_data(document, self._catalog,
+                                          source="the posted document")
+
     def _check_schema(self) -> None:
         if not self._schema_checked:
             check_schema(self._db)
             self._schema_checked = True
+
+
+CANCELLED_BEFORE_START = "cancelled before any conductor started it"
+
+
+def _check_idempotency_key(key: object) -> None:
+    if (not isinstance(key, str) or not key or len(key) > MAX_IDEMPOTENCY_KEY
+            or not key.isprintable()):
+        raise InvalidRequest(
+            f"an idempotency key must be 1 to {MAX_IDEMPOTENCY_KEY} printable "
+            f"characters, not {key!r:.80}")
 
 
 def check_schema(database: persistence.Database) -> None:

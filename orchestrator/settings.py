@@ -83,4 +83,5 @@ def conductor_settings(conf: cfg.ConfigOpts, name: str | None = None) -> Conduct
         poll_interval=group.poll_interval,
         max_attempts=group.max_attempts,
         retry_delay=group.retry_delay,
+        cancel_check_interval=group.cancel_check_interval,
     )

@@ -5,6 +5,7 @@ import json
 import click
 from rich.table import Table
 
+from orchestrator import views
 from orchestrator.cli import render
 from orchestrator.cli.context import AppContext, with_app
 
@@ -16,11 +17,7 @@ def flows(app: AppContext, as_json: bool) -> None:
     """List registered flows and the inputs each one requires."""
     infos = app.orchestrator().flows()
     if as_json:
-        click.echo(json.dumps([
-            {"name": i.name, "requires": sorted(i.requires),
-             "optional": sorted(i.optional), "description": i.description}
-            for i in infos
-        ], indent=2))
+        click.echo(json.dumps([views.flow_dict(i) for i in infos], indent=2))
         return
     table = Table("flow", "requires", "optional", "description")
     for info in infos:

@@ -10,14 +10,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.service import JobHistory, JobRecord, TaskFailure, TaskHistory
+from orchestrator.service import JobHistory, JobRecord, TaskHistory
+from orchestrator.views import (
+    duration_between,
+    history_dict,
+    job_dict,
+    job_summary_dict,
+)
 
 # Colours of job states (ours) and task states (TaskFlow's) in tables.
 STATE_STYLES = {
@@ -52,92 +57,14 @@ def console(*, stderr: bool = False) -> Console:
     return out
 
 
-def _ts(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _seconds(value: float | None) -> float | None:
-    return None if value is None else round(value, 6)
-
-
-def _duration(start: datetime | None, end: datetime | None) -> float | None:
-    return None if start is None or end is None else _seconds((end - start).total_seconds())
-
-
-def job_dict(record: JobRecord) -> dict[str, Any]:
-    """The job as ``post --json`` prints it."""
-    return {
-        "id": record.id,
-        "flow": record.flow_name,
-        "state": record.state.value,
-        "attempts": record.attempts,
-        "owner": record.owner,
-        "created_at": _ts(record.created_at),
-        "started_at": _ts(record.started_at),
-        "finished_at": _ts(record.finished_at),
-        "last_error": record.last_error,
-        "logbook_id": record.logbook_id,
-        "flow_detail_id": record.flow_detail_id,
-        "store": record.store,
-    }
-
-
 def job_json(record: JobRecord) -> str:
     """``job_dict`` as indented JSON, keys sorted."""
     return json.dumps(job_dict(record), indent=2, sort_keys=True)
 
 
-def job_summary_dict(record: JobRecord) -> dict[str, Any]:
-    """``job_dict`` plus the board id, last update and run time in seconds."""
-    return {
-        **job_dict(record),
-        "board_job_id": record.board_job_id,
-        "updated_at": _ts(record.updated_at),
-        "duration": _duration(record.started_at, record.finished_at),
-    }
-
-
 def jobs_json(records: Iterable[JobRecord]) -> str:
     """A JSON array of ``job_summary_dict``, in the order given."""
     return json.dumps([job_summary_dict(r) for r in records], indent=2, sort_keys=True)
-
-
-def failure_dict(failure: TaskFailure | None, *, traceback: bool) -> dict[str, Any] | None:
-    """The failure; ``traceback`` is null unless asked for."""
-    if failure is None:
-        return None
-    return {
-        "type": failure.type,
-        "message": failure.message,
-        "traceback": failure.traceback if traceback else None,
-    }
-
-
-def task_dict(task: TaskHistory, *, traceback: bool = False) -> dict[str, Any]:
-    """One task's last run: state, result, failures, execute and revert times."""
-    return {
-        "name": task.name,
-        "state": task.state,
-        "intention": task.intention,
-        "progress": task.progress,
-        "result": task.result,
-        "failure": failure_dict(task.failure, traceback=traceback),
-        "revert_failure": failure_dict(task.revert_failure, traceback=traceback),
-        "execute_started_at": _ts(task.execute_started_at),
-        "execute_finished_at": _ts(task.execute_finished_at),
-        "execute_duration": _seconds(task.execute_duration),
-        "revert_started_at": _ts(task.revert_started_at),
-        "revert_finished_at": _ts(task.revert_finished_at),
-        "revert_duration": _seconds(task.revert_duration),
-    }
-
-
-def history_dict(history: JobHistory, *, traceback: bool = False) -> dict[str, Any]:
-    """``job_summary_dict`` with ``tasks``: every task in execution order."""
-    return {
-        **job_summary_dict(history.record),
-        "tasks": [task_dict(t, traceback=traceback) for t in history.tasks],
-    }
 
 
 def history_json(history: JobHistory, *, traceback: bool = False) -> str:
@@ -196,7 +123,7 @@ def jobs_table(records: Sequence[JobRecord]) -> Table:
         table.add_row(
             Text(r.id), Text(r.flow_name), state_text(r.state.value), str(r.attempts),
             Text(r.owner or ""), _when(r.created_at),
-            human_duration(_duration(r.started_at, r.finished_at)),
+            human_duration(duration_between(r.started_at, r.finished_at)),
         )
     return table
 
@@ -206,7 +133,7 @@ def _span(start: datetime | None, end: datetime | None, running: str) -> Text:
     if start is None:
         return Text("")
     text = Text(_clock(start))
-    took = _duration(start, end)
+    took = duration_between(start, end)
     text.append("\n")
     text.append(f"took {human_duration(took)}" if took is not None else running,
                 style="dim")
@@ -263,7 +190,7 @@ def job_panel(record: JobRecord) -> Table:
         ("created", _when_utc(record.created_at)),
         ("started", _when_utc(record.started_at)),
         ("finished", _when_utc(record.finished_at)),
-        ("took", human_duration(_duration(record.started_at, record.finished_at))),
+        ("took", human_duration(duration_between(record.started_at, record.finished_at))),
         ("store", Text(json.dumps(record.store, sort_keys=True))),
     ]
     if record.last_error:

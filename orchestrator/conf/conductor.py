@@ -55,6 +55,14 @@ OPTS = [
         help="Seconds before a job whose attempt failed in storage or execution is "
         "handed back; doubled on each further attempt, at most 60.",
     ),
+    cfg.FloatOpt(
+        "cancel_check_interval",
+        default=0.5,
+        min=0.0,
+        help="At most this many seconds between looks at whether a running job "
+        "was cancelled. A cancelled job stops at the first task boundary after "
+        "a look, then reverts.",
+    ),
 ]
 
 
