@@ -25,27 +25,21 @@ Deliberate differences from IPA 13:
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import functools
 import hmac
 import json
 import logging
 import re
-import signal
-import socket
-import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from types import FrameType
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from orchestrator import httpserver
 from orchestrator.agent.errors import AgentListenError
 from orchestrator.agent.service import CommandAgent
 from orchestrator.extensions import InvalidCommandParamsError, json_safe
@@ -257,71 +251,14 @@ def _version(url: str) -> dict[str, Any]:
 def serve(app: FastAPI, host: str, port: int, *, graceful_timeout: int = 5) -> None:
     """Serve ``app`` on ``host:port`` until SIGTERM, SIGINT or SIGHUP; then return.
 
-    The socket is bound here first, so that a port in use is an
-    ``AgentListenError`` rather than uvicorn exiting the process. Requests still
-    open at the signal get ``graceful_timeout`` seconds to finish.
+    A port in use is an ``AgentListenError``.
     """
-    sock = _listen(host, port)
-    bound_host, bound_port = sock.getsockname()[:2]
     _redact_access_log()
-    config = uvicorn.Config(app, log_config=None, lifespan="off", access_log=True,
-                            timeout_graceful_shutdown=graceful_timeout)
-    server = _Server(config)
-    LOG.warning("Agent serving the command API on http://%s:%d",
-                f"[{bound_host}]" if ":" in bound_host else bound_host, bound_port)
     try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
-    LOG.warning("Agent stopped serving")
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                   flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise AgentListenError(host, port, f"cannot resolve {host!r}: {exc}") from exc
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        # As uvicorn does: a restart may reuse the port while old connections linger.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        reason = ("address already in use (another agent?)"
-                  if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc))
-        raise AgentListenError(host, port, reason) from exc
-    return sock
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server, minus re-raising the stop signal once it has stopped.
-
-    uvicorn re-delivers SIGINT/SIGTERM after a graceful shutdown, which would
-    end the process by the signal (or KeyboardInterrupt) instead of exit 0.
-    """
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in stop_signals}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if not self.should_exit:
-            LOG.warning("%s received: stopping the agent", signal.Signals(signum).name)
-        # A second SIGINT forces the exit, as in uvicorn.
-        self.handle_exit(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM,
-                         frame)
+        httpserver.serve(app, host, port, name="agent", what="the command API",
+                         graceful_timeout=graceful_timeout)
+    except httpserver.ListenError as exc:
+        raise AgentListenError(exc.host, exc.port, exc.reason) from exc
 
 
 _TOKEN_IN_QUERY = re.compile(r"(agent_token=)[^&\s]*")

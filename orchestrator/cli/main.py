@@ -17,6 +17,7 @@ import jobs
 import persistence
 from orchestrator.cli import (
     agent_cmd,
+    api_cmd,
     conductor_cmd,
     db_cmd,
     flows_cmd,
@@ -62,6 +63,7 @@ def cli(verbose: int) -> None:
       orchestrator db upgrade                      create or upgrade the database
       orchestrator conductor                       run flows posted to the jobboard
       orchestrator post create-volume --store-json '{"raw_size": 10, ...}' --wait
+      orchestrator api                             serve the HTTP API and web page
     """
     setup_logging(verbose)
 
@@ -72,6 +74,7 @@ cli.add_command(post_cmd.post)
 cli.add_command(conductor_cmd.conductor)
 cli.add_command(jobs_cmd.jobs)
 cli.add_command(standalone_cmd.standalone)
+cli.add_command(api_cmd.api)
 cli.add_command(agent_cmd.agent)
 
 

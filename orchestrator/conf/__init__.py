@@ -10,9 +10,18 @@ from collections.abc import Sequence
 
 from oslo_config import cfg
 
-from orchestrator.conf import agent, conductor, database, flows, jobboard, paths, standalone
+from orchestrator.conf import (
+    agent,
+    api,
+    conductor,
+    database,
+    flows,
+    jobboard,
+    paths,
+    standalone,
+)
 
-_MODULES = (paths, jobboard, database, conductor, flows, standalone, agent)
+_MODULES = (paths, jobboard, database, conductor, flows, standalone, agent, api)
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

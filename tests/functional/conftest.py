@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 import persistence
+from orchestrator.standalone.zookeeper import find_free_port
 from tests.helpers import wait_for
 
 
@@ -77,15 +78,33 @@ class Deployment:
         log.close()
         self._procs.append(proc)
 
-        def answers() -> bool:
-            assert proc.poll() is None, (self.tmp_path / f"agent-{port}.log").read_text()
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/v1/status", timeout=1).is_success
-            except httpx.HTTPError:
-                return False
-
-        wait_for(answers, timeout=60, message=f"the agent on port {port}")
+        _wait_answering(proc, self.tmp_path / f"agent-{port}.log",
+                        f"http://127.0.0.1:{port}/v1/status", f"the agent on port {port}")
         return proc
+
+    def start_api(self, token: str | None = None, **options: object) -> str:
+        """Start ``orchestrator api`` on a free port; return its base URL once it answers.
+
+        With ``token`` the API requires it as a bearer token; without, it runs
+        with noauth. ``options`` override its [api] group.
+        """
+        port = find_free_port()
+        settings = {"auth_strategy": "token" if token else "noauth", **options}
+        if token:
+            settings["tokens"] = token
+        extra = self.tmp_path / f"api-{port}.conf"
+        extra.write_text("[api]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
+        log_path = self.tmp_path / f"api-{port}.log"
+        log = open(log_path, "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            self.command("--config-file", str(extra), "api", "--port", str(port)),
+            stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self._procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+
+        _wait_answering(proc, log_path, f"{url}/v1", f"the API on port {port}")
+        return url
 
     def conductor_log(self, name: str) -> str:
         return (self.tmp_path / f"conductor-{name}.log").read_text()
@@ -107,6 +126,17 @@ def deployment(tmp_path: Path, db_url: str, zk_hosts: str,
         yield dep
     finally:
         dep.stop_all()
+
+
+def _wait_answering(proc: subprocess.Popen[bytes], log: Path, url: str, what: str) -> None:
+    def answers() -> bool:
+        assert proc.poll() is None, log.read_text()
+        try:
+            return httpx.get(url, timeout=1).is_success
+        except httpx.HTTPError:
+            return False
+
+    wait_for(answers, timeout=60, message=what)
 
 
 def wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> int:

@@ -1,0 +1,292 @@
+"""The HTTP API (version 1) and the web page, one FastAPI app over the service layer.
+
+Every route calls ``Orchestrator``; nothing here posts, reads or cancels a job
+on its own. Every error, the client's or ours, is a JSON body
+``{"error": {"status": 409, "code": "job_finished", "message": "..."}}``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import persistence
+from orchestrator import errors, views
+from orchestrator.api import schemas
+from orchestrator.service import JobState, Orchestrator
+
+LOG = logging.getLogger(__name__)
+
+VERSION = "v1"
+PREFIX = f"/{VERSION}"
+OPENAPI_URL = f"{PREFIX}/openapi.json"
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """``tokens`` empty means no authentication (standalone mode)."""
+
+    tokens: Sequence[str] = ()
+    max_body_size: int = 1024 * 1024
+    page_size: int = 50
+
+    @property
+    def auth(self) -> bool:
+        return bool(self.tokens)
+
+
+# Client mistakes and what status each one gets; the first match wins.
+_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (errors.JobNotFound, 404),
+    (errors.Conflict, 409),
+    (errors.InvalidMarker, 400),
+    (errors.UnknownFlow, 422),
+    (errors.MissingInputs, 422),
+    (errors.InvalidStore, 422),
+    (errors.InvalidRequest, 422),
+    (errors.ServiceUnavailable, 503),
+    (persistence.PersistenceError, 503),
+    (errors.FlowLoadError, 500),
+)
+
+
+def create_app(service: Orchestrator, settings: ApiSettings) -> FastAPI:
+    app = FastAPI(
+        title="orchestrator",
+        summary="Post TaskFlow jobs to conductors and read their history.",
+        version=VERSION,
+        openapi_url=OPENAPI_URL,
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+        responses={401: {"model": schemas.Error}, 422: {"model": schemas.Error}},
+    )
+    app.add_middleware(_BodyLimit, limit=settings.max_body_size)
+    app.add_exception_handler(errors.OrchestratorError, _service_error)
+    app.add_exception_handler(persistence.PersistenceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _internal_error)
+    app.include_router(_api_router(service, settings))
+    _add_pages(app)
+    return app
+
+
+def _api_router(service: Orchestrator, settings: ApiSettings) -> APIRouter:
+    tokens = [t.encode() for t in settings.tokens]
+
+    def authenticate(authorization: Annotated[str | None, Header()] = None) -> None:
+        if not tokens:
+            return
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            raise HTTPException(401, "this API needs 'Authorization: Bearer <token>'",
+                                headers={"WWW-Authenticate": "Bearer"})
+        offered = given.strip().encode()
+        # Every token is compared, each in constant time: neither the time
+        # nor the order reveals which, if any, came close.
+        matches = [hmac.compare_digest(offered, token) for token in tokens]
+        if not any(matches):
+            raise HTTPException(401, "the bearer token is not valid",
+                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+    public = APIRouter(prefix=PREFIX)
+    router = APIRouter(prefix=PREFIX, dependencies=[Depends(authenticate)])
+
+    @public.get("", include_in_schema=False)
+    def root() -> dict[str, Any]:
+        return {"version": VERSION, "openapi": OPENAPI_URL, "auth": settings.auth,
+                "links": {"jobs": f"{PREFIX}/jobs", "flows": f"{PREFIX}/flows",
+                          "conductors": f"{PREFIX}/conductors"}}
+
+    @router.post("/jobs", status_code=201, response_model=schemas.Job,
+                 responses={200: {"model": schemas.Job,
+                                  "description": "Posted earlier with this idempotency key"},
+                            409: {"model": schemas.Error}})
+    def post_job(body: schemas.JobRequest, response: Response,
+                 idempotency_key: Annotated[str | None, Header()] = None) -> Any:
+        """Post a job; with an idempotency key already used, return that job (200)."""
+        key = body.idempotency_key
+        if idempotency_key is not None:
+            if key is not None and key != idempotency_key:
+                raise errors.InvalidRequest(
+                    "the Idempotency-Key header and the body's idempotency_key differ")
+            key = idempotency_key
+        posted = service.submit(body.flow, body.store, priority=body.priority,
+                                idempotency_key=key, document=body.document)
+        response.headers["Location"] = f"{PREFIX}/jobs/{posted.record.id}"
+        if not posted.created:
+            response.status_code = 200
+        return views.job_summary_dict(posted.record)
+
+    @router.get("/jobs", response_model=schemas.JobList,
+                responses={400: {"model": schemas.Error}})
+    def list_jobs(
+        state: Annotated[list[schemas.State] | None, Query(
+            description="Only jobs in these states (repeat for several).")] = None,
+        flow: Annotated[str | None, Query(description="Only jobs of this flow.")] = None,
+        since: Annotated[datetime | None, Query(
+            description="Only jobs created at or after (ISO 8601, with a timezone).")] = None,
+        until: Annotated[datetime | None, Query(
+            description="Only jobs created before (ISO 8601, with a timezone).")] = None,
+        limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+        marker: Annotated[str | None, Query(
+            description="The next_marker of the previous page.")] = None,
+    ) -> Any:
+        """Jobs newest first, a page at a time."""
+        page = service.page_jobs(
+            states=[JobState(s) for s in state] if state else None, flow_name=flow,
+            since=since, until=until, limit=limit or settings.page_size, marker=marker)
+        return {"jobs": [views.job_summary_dict(r) for r in page.jobs],
+                "next_marker": page.next_marker}
+
+    @router.get("/jobs/{job_id}", response_model=schemas.JobWithTasks,
+                responses={404: {"model": schemas.Error}})
+    def get_job(job_id: str) -> Any:
+        """The job and its tasks in execution order: states, results, failures, times."""
+        return views.history_dict(service.job_history(job_id), traceback=True)
+
+    @router.post("/jobs/{job_id}/cancel", status_code=202, response_model=schemas.Job,
+                 responses={404: {"model": schemas.Error}, 409: {"model": schemas.Error}})
+    def cancel_job(job_id: str) -> Any:
+        """Cancel an unfinished job: it stops at its next task boundary and reverts.
+
+        A job no conductor has started is REVERTED at once. A finished job: 409.
+        """
+        return views.job_summary_dict(service.cancel(job_id))
+
+    @router.get("/flows", response_model=schemas.FlowList)
+    def list_flows() -> Any:
+        """Registered flows and the inputs each one requires."""
+        return {"flows": [views.flow_dict(info) for info in service.flows()]}
+
+    @router.get("/conductors", response_model=schemas.ConductorList,
+                responses={503: {"model": schemas.Error}})
+    def list_conductors() -> Any:
+        """Conductors alive now, as registered in ZooKeeper."""
+        return {"conductors": [views.conductor_dict(c) for c in service.conductors()]}
+
+    combined = APIRouter()
+    combined.include_router(public)
+    combined.include_router(router)
+    return combined
+
+
+def _add_pages(app: FastAPI) -> None:
+    """The web page: static files whose script reads the API (so it needs no auth)."""
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/jobs/{job_id}", include_in_schema=False)
+    def job_page(job_id: str) -> FileResponse:
+        return FileResponse(STATIC_DIR / "job.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
+# errors --------------------------------------------------------------------
+
+
+def error_response(status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"status": status, "code": code, "message": message}},
+                        status_code=status, headers=headers)
+
+
+def _code(exc: Exception) -> str:
+    if isinstance(exc, errors.OrchestratorError) and type(exc).__name__ == "DocumentError":
+        return "invalid_document"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+
+
+async def _service_error(request: Request, exc: Exception) -> Response:
+    status = next((code for kind, code in _STATUS if isinstance(exc, kind)), None)
+    if status is None:
+        status = 400 if getattr(exc, "client_error", False) else 503
+    if status >= 500:
+        LOG.warning("%s %s: %s", request.method, request.url.path, exc)
+    return error_response(status, _code(exc), str(exc))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = exc.errors()
+    if any(p.get("type") == "json_invalid" for p in problems):
+        detail = next(p for p in problems if p.get("type") == "json_invalid")
+        reason = (detail.get("ctx") or {}).get("error", "")
+        return error_response(400, "malformed_json",
+                              f"the request body is not valid JSON: {reason}".rstrip(": "))
+    parts = []
+    for problem in problems:
+        where = ".".join(str(p) for p in problem.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {problem.get('msg', 'invalid')}")
+    return error_response(422, "invalid_request", "; ".join(parts))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+             413: "payload_too_large"}
+    message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"no such resource: {request.url.path}"
+    return error_response(exc.status_code, codes.get(exc.status_code, "http_error"),
+                          message, headers=dict(exc.headers or {}))
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    LOG.exception("%s %s failed", request.method, request.url.path)
+    return error_response(500, "internal_error",
+                          f"the server failed: {type(exc).__name__} (see its log)")
+
+
+class _BodyLimit:
+    """Refuses bodies over ``limit`` bytes (413) before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise HTTPException(413, self._message())
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    def _message(self) -> str:
+        return f"the request body is larger than the limit of {self.limit} bytes"
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(413, "payload_too_large", self._message())
+        await response(scope, receive, send)

@@ -1,0 +1,132 @@
+"""Request and response bodies of API version 1, as the OpenAPI document shows them.
+
+Responses are built by ``orchestrator.views`` (the same shapes the CLI prints
+with ``--json``); these models describe them and check them on the way out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.service import PRIORITIES, JobState
+
+Priority = Literal["VERY_HIGH", "HIGH", "NORMAL", "LOW", "VERY_LOW"]
+assert set(Priority.__args__) == set(PRIORITIES)  # type: ignore[attr-defined]
+State = Literal["POSTING", "POSTED", "RUNNING", "SUSPENDED", "SUCCESS", "REVERTED",
+                "FAILED"]
+assert set(State.__args__) == {s.value for s in JobState}  # type: ignore[attr-defined]
+
+
+class JobRequest(BaseModel):
+    """A job to post: a registered flow by name, or a declarative flow document."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"flow": "create-volume", "store": {"raw_size": 1, "raw_availability_zone": "az1"},
+         "idempotency_key": "volume-1234", "priority": "HIGH"}]})
+
+    flow: str | None = Field(None, min_length=1, max_length=255,
+                             description="Name of a registered flow (GET /v1/flows).")
+    document: dict[str, Any] | None = Field(
+        None, description="A declarative flow document, instead of 'flow'.")
+    store: dict[str, Any] = Field(default_factory=dict,
+                                  description="The flow's inputs.")
+    priority: Priority = "NORMAL"
+    idempotency_key: str | None = Field(
+        None, min_length=1, max_length=255,
+        description="Posting again with the same key returns the first job "
+        "(200) instead of posting another. Also accepted as the "
+        "Idempotency-Key header.")
+
+
+class Failure(BaseModel):
+    type: str
+    message: str
+    traceback: str | None
+
+
+class Task(BaseModel):
+    name: str
+    state: str
+    intention: str
+    progress: float
+    result: Any
+    failure: Failure | None
+    revert_failure: Failure | None
+    execute_started_at: str | None
+    execute_finished_at: str | None
+    execute_duration: float | None
+    revert_started_at: str | None
+    revert_finished_at: str | None
+    revert_duration: float | None
+
+
+class Job(BaseModel):
+    id: str
+    flow: str
+    state: State
+    priority: Priority
+    idempotency_key: str | None
+    attempts: int
+    owner: str | None
+    created_at: str
+    updated_at: str
+    started_at: str | None
+    finished_at: str | None
+    duration: float | None
+    last_error: str | None
+    cancel_requested_at: str | None
+    store: dict[str, Any]
+    document: dict[str, Any] | None
+    logbook_id: str
+    flow_detail_id: str
+    board_job_id: str | None
+
+
+class JobWithTasks(Job):
+    tasks: list[Task]
+
+
+class JobList(BaseModel):
+    jobs: list[Job]
+    next_marker: str | None = Field(
+        description="Pass as 'marker' for the next page; null on the last page.")
+
+
+class Flow(BaseModel):
+    name: str
+    description: str
+    requires: list[str]
+    optional: list[str]
+    provides: list[str]
+
+
+class FlowList(BaseModel):
+    flows: list[Flow]
+
+
+class Conductor(BaseModel):
+    name: str
+    entity: str
+    hostname: str | None
+    pid: int | None
+    registered_at: str | None
+    engine: str | None
+    max_simultaneous_jobs: int | None
+    version: str | None
+    running_jobs: int
+
+
+class ConductorList(BaseModel):
+    conductors: list[Conductor]
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    code: str
+    message: str
+
+
+class Error(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import logging
+
+import click
+
+from orchestrator import httpserver
+from orchestrator.api import OPENAPI_URL, ApiSettings, create_app
+from orchestrator.cli.context import AppContext, with_app
+from orchestrator.errors import InvalidRequest
+from orchestrator.service import check_schema
+
+LOG = logging.getLogger(__name__)
+
+
+def api_settings(app: AppContext) -> ApiSettings:
+    """The [api] group as ApiSettings; token auth without tokens is refused."""
+    conf = app.conf.api
+    tokens = tuple(t for t in conf.tokens if t)
+    if conf.auth_strategy == "token" and not tokens:
+        raise InvalidRequest(
+            "[api] auth_strategy is 'token' but [api] tokens is empty: configure at "
+            "least one token, or set auth_strategy = noauth on a trusted network")
+    if conf.auth_strategy == "noauth":
+        tokens = ()
+    return ApiSettings(tokens=tokens, max_body_size=conf.max_body_size,
+                       page_size=conf.page_size)
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (default: [api] host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535),
+              help="Port to listen on (default: [api] port, 8080).")
+@with_app
+def api(app: AppContext, host: str | None, port: int | None) -> None:
+    """Serve the HTTP API and the web page until stopped.
+
+    \b
+    GET  /                         the web page: jobs, and each job's timeline
+    POST /v1/jobs                  post a job (flow or document, store, priority,
+                                   idempotency key)
+    GET  /v1/jobs                  list jobs (?state= &flow= &since= &until=
+                                   &limit= &marker=)
+    GET  /v1/jobs/<id>             a job with its tasks
+    POST /v1/jobs/<id>/cancel      cancel an unfinished job
+    GET  /v1/flows                 registered flows and their inputs
+    GET  /v1/conductors            conductors alive now
+    GET  /v1/openapi.json          the OpenAPI document
+
+    Requests need 'Authorization: Bearer <token>' with one of [api] tokens,
+    unless [api] auth_strategy = noauth. SIGTERM or Ctrl-C stops it (exit 0).
+    """
+    settings = api_settings(app)
+    conf = app.conf.api
+    listen_host = host or conf.host
+    listen_port = conf.port if port is None else port
+    check_schema(app.database)
+    service = app.orchestrator()
+    if not settings.auth:
+        LOG.warning("[api] auth_strategy is noauth: anyone who reaches %s can post "
+                    "and cancel jobs", httpserver.url(listen_host, listen_port))
+    try:
+        httpserver.serve(create_app(service, settings), listen_host, listen_port,
+                         name="API", what=f"the web page and the API ({OPENAPI_URL})")
+    finally:
+        service.close()
