@@ -6,6 +6,7 @@ import click
 from rich.console import Console
 
 from orchestrator import settings
+from orchestrator.api import OPENAPI_URL
 from orchestrator.cli import render
 from orchestrator.cli.context import AppContext, with_app
 from orchestrator.service import JobRecord, Orchestrator
@@ -25,6 +26,8 @@ DEMO_JOBS = (
               "(default: the state_path option). Reused by the next run.")
 @click.option("--zookeeper-port", type=click.IntRange(1, 65535),
               help="ZooKeeper client port (default: [standalone] zookeeper_port).")
+@click.option("--api-port", type=click.IntRange(1, 65535),
+              help="Port of the API and web page on 127.0.0.1 (default: [api] port).")
 @click.option("--demo/--no-demo", default=None,
               help="Post the demo jobs (default: [standalone] post_demo_jobs).")
 @click.option("--exit-after-demo", is_flag=True,
@@ -32,12 +35,13 @@ DEMO_JOBS = (
               "serving until Ctrl-C.")
 @with_app
 def standalone(app: AppContext, state_dir: Path | None, zookeeper_port: int | None,
-               demo: bool | None, exit_after_demo: bool) -> None:
-    """Run a whole deployment on this machine: ZooKeeper, SQLite and a conductor.
+               api_port: int | None, demo: bool | None, exit_after_demo: bool) -> None:
+    """Run a whole deployment on this machine: ZooKeeper, SQLite, a conductor, the API.
 
     Starts a real ZooKeeper on 127.0.0.1 (Debian's zookeeper package), migrates
-    an SQLite database, starts a conductor, posts the demo jobs (one succeeds,
-    one fails and reverts) and prints their history. Serves until Ctrl-C, then
+    an SQLite database, starts a conductor and the API with its web page on
+    127.0.0.1 (no token needed), posts the demo jobs (one succeeds, one fails
+    and reverts) and prints their history and URLs. Serves until Ctrl-C, then
     stops every process it started. A second run reuses the state directory.
     """
     conf = app.conf
@@ -52,6 +56,7 @@ def standalone(app: AppContext, state_dir: Path | None, zookeeper_port: int | No
                                if conf.standalone.zookeeper_install_dir else None),
         java=conf.standalone.java,
         config_files=tuple(conf.config_file or ()),
+        api_port=api_port or conf.api.port,
     )
     post_demo = conf.standalone.post_demo_jobs if demo is None else demo
     console = render.console(stderr=True)
@@ -62,10 +67,11 @@ def standalone(app: AppContext, state_dir: Path | None, zookeeper_port: int | No
         _print_locations(console, local)
         if post_demo:
             with app.orchestrator() as orch:
-                _run_demo(console, orch)
+                _run_demo(console, orch, local.api_url)
         if exit_after_demo:
             return
-        console.print("\nServing. Press Ctrl-C to stop everything.", style="bold")
+        console.print(f"\nServing. Web page: {local.api_url}/  Press Ctrl-C to stop "
+                      "everything.", style="bold", highlight=False)
         code = local.serve_until_stopped()
     if code:
         raise SystemExit(code)
@@ -78,6 +84,9 @@ def _print_locations(console: Console, local: Standalone) -> None:
         ("ZooKeeper", f"{local.zookeeper.hosts} (log: {local.zookeeper.log_path})"),
         ("database", local.settings.database_url),
         ("conductor log", str(local.conductor_log)),
+        ("web page", f"{local.api_url}/"),
+        ("API", f"{local.api_url}/v1  (OpenAPI: {local.api_url}{OPENAPI_URL}; "
+                f"log: {local.api_log})"),
         ("other commands", f"orchestrator --config-file {local.config_path} ..."),
     )
     console.print("\n[bold]orchestrator standalone[/bold]")
@@ -86,7 +95,7 @@ def _print_locations(console: Console, local: Standalone) -> None:
                       markup=False)
 
 
-def _run_demo(console: Console, orch: Orchestrator) -> list[JobRecord]:
+def _run_demo(console: Console, orch: Orchestrator, api_url: str) -> list[JobRecord]:
     finished = []
     for flow, store in DEMO_JOBS:
         record = orch.post(flow, store)
@@ -95,6 +104,7 @@ def _run_demo(console: Console, orch: Orchestrator) -> list[JobRecord]:
         finished.append(final)
         history = orch.job_history(final.id)
         console.print(render.history_view(history))
+        console.print(f"in the browser: {api_url}/jobs/{final.id}", highlight=False)
         reverted = sorted((t for t in history.tasks if t.revert_started_at is not None),
                           key=lambda t: t.revert_started_at or final.created_at)
         if reverted:

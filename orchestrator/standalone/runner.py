@@ -1,25 +1,35 @@
 """Standalone mode: a whole deployment on one machine, for a first look and for demos.
 
 A real ZooKeeper on 127.0.0.1 with its data in the state directory, an SQLite
-file beside it, the migrations, and a conductor process; optionally the demo
-jobs. Everything started here is stopped on Ctrl-C or SIGTERM.
+file beside it, the migrations, a conductor process and the API (with the web
+page) without authentication on 127.0.0.1; optionally the demo jobs.
+Everything started here is stopped on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+import httpx
+
 import persistence
+from orchestrator import httpserver
 from orchestrator.errors import OrchestratorError
 from orchestrator.standalone.zookeeper import LocalZooKeeper
+
+#: Seconds the API gets to answer after it was started.
+API_START_TIMEOUT = 60.0
 
 CONDUCTOR_NAME = "standalone-conductor"
 BOARD_PATH = "/orchestrator/jobs"
@@ -33,6 +43,8 @@ class StandaloneSettings:
     zookeeper_install_dir: Path | None = None
     java: str | None = None
     config_files: Sequence[str] = ()
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
 
 
 class Standalone:
@@ -47,7 +59,16 @@ class Standalone:
             java=settings.java,
             install_dir=settings.zookeeper_install_dir,
         )
-        self._conductor: subprocess.Popen[bytes] | None = None
+        # name -> (process, its log), in the order they were started.
+        self._children: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+
+    @property
+    def api_url(self) -> str:
+        return httpserver.url(self.settings.api_host, self.settings.api_port)
+
+    @property
+    def api_log(self) -> Path:
+        return self.settings.state_dir / "api.log"
 
     @property
     def config_path(self) -> Path:
@@ -72,23 +93,66 @@ class Standalone:
             f"[DEFAULT]\nstate_path = {state}\n"
             f"[jobboard]\nhosts = {self.zookeeper.hosts}\npath = {BOARD_PATH}\n"
             f"[database]\nconnection = {self.settings.database_url}\n"
+            # Only this machine can reach it, and a first look needs no token.
+            f"[api]\nauth_strategy = noauth\nhost = {self.settings.api_host}\n"
+            f"port = {self.settings.api_port}\n"
         )
         database = persistence.Database(self.settings.database_url)
         try:
             database.upgrade()
         finally:
             database.close()
+        self._check_api_port()
         self._echo("Starting a conductor ...")
+        self._spawn("conductor", self.conductor_log,
+                    ["-v", "conductor", "--name", CONDUCTOR_NAME])
+        self._echo(f"Starting the API and web page on {self.api_url} ...")
+        self._spawn("API", self.api_log,
+                    ["-v", "api", "--host", self.settings.api_host,
+                     "--port", str(self.settings.api_port)])
+        self._wait_for_api()
+
+    def conductor_alive(self) -> bool:
+        return self._alive("conductor")
+
+    def _alive(self, name: str) -> bool:
+        proc = self._children.get(name, (None, None))[0]
+        return proc is not None and proc.poll() is None
+
+    def _spawn(self, name: str, log_path: Path, args: list[str]) -> None:
         command = [sys.executable, "-m", "orchestrator.cli.main"]
         for path in self.config_files():
             command += ["--config-file", path]
-        command += ["-v", "conductor", "--name", CONDUCTOR_NAME]
-        with open(self.conductor_log, "ab") as log:
-            self._conductor = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                               stdin=subprocess.DEVNULL)
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen([*command, *args], stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self._children[name] = (proc, log_path)
 
-    def conductor_alive(self) -> bool:
-        return self._conductor is not None and self._conductor.poll() is None
+    def _check_api_port(self) -> None:
+        host, port = self.settings.api_host, self.settings.api_port
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                reason = ("is already in use" if exc.errno == errno.EADDRINUSE
+                          else f"cannot be used: {exc.strerror or exc}")
+                raise OrchestratorError(
+                    f"port {port} on {host} for the API {reason}; choose another "
+                    "with --api-port") from exc
+
+    def _wait_for_api(self) -> None:
+        deadline = time.monotonic() + API_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if not self._alive("API"):
+                raise OrchestratorError(f"the API exited at start; see {self.api_log}")
+            try:
+                if httpx.get(f"{self.api_url}/v1", timeout=1).is_success:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)  # poll interval while the API starts
+        raise OrchestratorError(f"the API did not answer within {API_START_TIMEOUT:g}s; "
+                                f"see {self.api_log}")
 
     def serve_until_stopped(self) -> int:
         """Block until Ctrl-C, SIGTERM or a closed terminal (0), or a child dies (1)."""
@@ -101,9 +165,10 @@ class Standalone:
                     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
             while not stop.wait(0.5):
-                if not self.conductor_alive():
-                    self._echo(f"The conductor exited; see {self.conductor_log}")
-                    return 1
+                for name, (proc, log_path) in self._children.items():
+                    if proc.poll() is not None:
+                        self._echo(f"The {name} exited; see {log_path}")
+                        return 1
                 if not self.zookeeper.is_running():
                     self._echo(f"ZooKeeper exited; see {self.zookeeper.log_path}")
                     return 1
@@ -113,16 +178,18 @@ class Standalone:
                 signal.signal(sig, handler)
 
     def stop(self) -> None:
-        """Stop the conductor (its jobs are suspended and handed back), then ZooKeeper."""
-        proc, self._conductor = self._conductor, None
-        if proc is not None and proc.poll() is None:
-            self._echo("Stopping the conductor ...")
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        """Stop the API and the conductor (its jobs are suspended and handed back),
+        then ZooKeeper."""
+        children, self._children = self._children, {}
+        for name, (proc, _log) in reversed(children.items()):
+            if proc.poll() is None:
+                self._echo(f"Stopping the {name} ...")
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
         if self.zookeeper.is_running():
             self._echo("Stopping ZooKeeper ...")
         self.zookeeper.stop()

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from orchestrator.standalone import find_free_port
@@ -19,13 +20,14 @@ from tests.helpers import wait_for
 pytestmark = pytest.mark.functional
 
 
-def _command(state: Path, port: int, *extra: str) -> list[str]:
+def _command(state: Path, port: int, *extra: str, api_port: int | None = None) -> list[str]:
     return [sys.executable, "-m", "orchestrator.cli.main", "standalone",
-            "--state-dir", str(state), "--zookeeper-port", str(port), *extra]
+            "--state-dir", str(state), "--zookeeper-port", str(port),
+            "--api-port", str(api_port or find_free_port()), *extra]
 
 
 def _our_processes(state: Path) -> list[str]:
-    """Processes (ZooKeeper, conductor) still running from this state directory."""
+    """Processes (ZooKeeper, conductor, API) still running from this state directory."""
     out = subprocess.run(["pgrep", "-af", str(state)], capture_output=True, text=True)
     return [line for line in out.stdout.splitlines() if "pgrep" not in line]
 
@@ -68,17 +70,29 @@ def test_demo_runs_and_a_second_run_reuses_the_state(state: Path, java_ok: None)
     assert _our_processes(state) == []
 
 
-def test_ctrl_c_stops_every_process_it_started(state: Path, java_ok: None) -> None:
-    port = find_free_port()
+def test_serves_the_api_and_page_and_ctrl_c_stops_everything(state: Path,
+                                                             java_ok: None) -> None:
+    port, api_port = find_free_port(), find_free_port()
     log = state.parent / "standalone.out"
     with open(log, "wb") as out:
         # A terminal delivers Ctrl-C to the whole foreground process group.
-        proc = subprocess.Popen(_command(state, port, "--no-demo"), stdout=out,
+        proc = subprocess.Popen(_command(state, port, api_port=api_port), stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_for(lambda: "Serving" in log.read_text(), timeout=120,
+        wait_for(lambda: "Serving" in log.read_text(), timeout=180,
                  message="standalone mode to serve")
-        assert len(_our_processes(state)) >= 2  # ZooKeeper and the conductor
+        url = f"http://127.0.0.1:{api_port}"
+        printed = log.read_text()
+        assert f"web page:       {url}/" in printed
+        assert f"{url}/v1/openapi.json" in printed
+        assert f"in the browser: {url}/jobs/" in printed
+        assert len(_our_processes(state)) >= 3  # ZooKeeper, the conductor, the API
+        # Standalone mode needs no token; the demo jobs are there.
+        jobs = httpx.get(f"{url}/v1/jobs", timeout=10).json()["jobs"]
+        assert [j["state"] for j in jobs] == ["REVERTED", "SUCCESS"]
+        assert "<html" in httpx.get(f"{url}/", timeout=10).text.lower()
+        conductors = httpx.get(f"{url}/v1/conductors", timeout=10).json()["conductors"]
+        assert [c["name"] for c in conductors] == ["standalone-conductor"]
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=90) == 0, log.read_text()
     finally:
@@ -97,6 +111,21 @@ def test_port_in_use_is_a_clear_error(state: Path, java_ok: None) -> None:
                                 capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert f"port {port}" in result.stderr and "in use" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _our_processes(state) == []
+
+
+def test_api_port_in_use_is_a_clear_error(state: Path, java_ok: None) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        api_port = busy.getsockname()[1]
+        result = subprocess.run(
+            _command(state, find_free_port(), "--exit-after-demo", api_port=api_port),
+            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert f"port {api_port}" in result.stderr and "in use" in result.stderr
+    assert "--api-port" in result.stderr
     assert "Traceback" not in result.stderr
     assert _our_processes(state) == []
 
