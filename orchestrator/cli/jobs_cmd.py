@@ -77,7 +77,7 @@ class StateChoice(click.Choice):  # unsubscripted: click 8.1's Choice is not gen
 
 @click.group()
 def jobs() -> None:
-    """Inspect jobs: list them, show what happened to one, watch one run."""
+    """Inspect jobs: list them, show what happened to one, watch or cancel one."""
 
 
 @jobs.command("list")
@@ -88,16 +88,19 @@ def jobs() -> None:
 @click.option("--since", type=SinceType(),
               help="Only jobs created since then: an ISO-8601 date or time (UTC unless "
               "it has an offset) or a time ago such as 30m, 1h, 2d.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("--until", type=SinceType(),
+              help="Only jobs created before then (same forms as --since).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True,
               help="Show at most this many jobs.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @with_app
 def list_jobs(app: AppContext, states: tuple[str, ...], flow: str | None,
-              since: datetime | None, limit: int, as_json: bool) -> None:
+              since: datetime | None, until: datetime | None, limit: int,
+              as_json: bool) -> None:
     """List jobs, newest first."""
     with app.orchestrator() as orch:
         records = orch.list_jobs(states=[JobState(s) for s in states] or None,
-                                 flow_name=flow, since=since, limit=limit)
+                                 flow_name=flow, since=since, until=until, limit=limit)
     if as_json:
         click.echo(jobs_json(records))
     elif records:
@@ -138,3 +141,25 @@ def watch(app: AppContext, job_id: str, timeout: float | None) -> None:
         click.echo(f"  error: {final.last_error}", err=True)
     if final.state is not JobState.SUCCESS:
         raise SystemExit(1)
+
+
+@jobs.command()
+@click.argument("job_id", metavar="JOB")
+@click.option("--wait", is_flag=True,
+              help="Follow the job until it has reverted, showing progress on stderr.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None,
+              help="With --wait: give up after this many seconds (exit 1).")
+@with_app
+def cancel(app: AppContext, job_id: str, wait: bool, timeout: float | None) -> None:
+    """Cancel JOB: it stops at its next task boundary and reverts what it did.
+
+    A job no conductor has started ends REVERTED at once. Cancelling a job that
+    has already finished is an error (exit 2). Prints the job's state.
+    """
+    with app.orchestrator() as orch:
+        record = orch.cancel(job_id)
+        if wait and not record.is_terminal:
+            record = progress.watch(orch, job_id, timeout=timeout)
+    click.echo(record.state.value)
+    if not record.is_terminal:
+        click.echo("  cancel requested: the job reverts after its current task", err=True)

@@ -19,6 +19,7 @@ from orchestrator.cli import (
     agent_cmd,
     api_cmd,
     conductor_cmd,
+    conductors_cmd,
     db_cmd,
     flows_cmd,
     jobs_cmd,
@@ -72,6 +73,7 @@ cli.add_command(db_cmd.db)
 cli.add_command(flows_cmd.flows)
 cli.add_command(post_cmd.post)
 cli.add_command(conductor_cmd.conductor)
+cli.add_command(conductors_cmd.conductors)
 cli.add_command(jobs_cmd.jobs)
 cli.add_command(standalone_cmd.standalone)
 cli.add_command(api_cmd.api)

@@ -4,11 +4,12 @@ import json
 from typing import Any
 
 import click
+import yaml
 
 from orchestrator.cli import progress
 from orchestrator.cli.context import AppContext, with_app
 from orchestrator.cli.render import job_json
-from orchestrator.errors import InvalidStore
+from orchestrator.errors import InvalidRequest, InvalidStore
 from orchestrator.service import JobState
 
 
@@ -27,13 +28,31 @@ def _load_store(store_json: str | None, store_file: Any) -> dict[str, Any]:
     return store
 
 
+def _load_document(file: Any) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(file.read())
+    except yaml.YAMLError as exc:
+        raise InvalidRequest(f"--document {file.name} is not valid YAML or JSON: {exc}") \
+            from exc
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"--document {file.name} must hold a mapping, not "
+                             f"{type(data).__name__}")
+    return data
+
+
 @click.command()
-@click.argument("flow")
+@click.argument("flow", required=False)
+@click.option("--document", "document_file", type=click.File("r"),
+              help="Run the declarative flow in this YAML or JSON file instead of "
+              "a registered FLOW; the document travels with the job.")
 @click.option("--store-json", metavar="JSON", help="The flow's inputs as a JSON object.")
 @click.option("--store-file", type=click.File("r"), help="Read the inputs from a JSON file.")
 @click.option("--priority", default="NORMAL", show_default=True,
               type=click.Choice(["VERY_LOW", "LOW", "NORMAL", "HIGH", "VERY_HIGH"],
                                 case_sensitive=False))
+@click.option("--idempotency-key", metavar="KEY",
+              help="Posting again with the same key prints the first job instead of "
+              "posting another.")
 @click.option("--wait", is_flag=True,
               help="Follow the job to its end, showing its progress on stderr; "
               "exit 1 unless it succeeded.")
@@ -41,17 +60,24 @@ def _load_store(store_json: str | None, store_file: Any) -> dict[str, Any]:
               help="With --wait: give up after this many seconds (exit 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print the job record as JSON.")
 @with_app
-def post(app: AppContext, flow: str, store_json: str | None, store_file: Any,
-         priority: str, wait: bool, timeout: float | None, as_json: bool) -> None:
-    """Post a job running FLOW to the jobboard and print its id.
+def post(app: AppContext, flow: str | None, document_file: Any, store_json: str | None,
+         store_file: Any, priority: str, idempotency_key: str | None, wait: bool,
+         timeout: float | None, as_json: bool) -> None:
+    """Post a job running FLOW (or --document) to the jobboard and print its id.
 
-    The flow must be registered (see 'orchestrator flows') and the store must
-    hold every input it requires; otherwise nothing is posted and the exit
-    code is 2.
+    The flow must be registered (see 'orchestrator flows') or given as a
+    document, and the store must hold every input it requires; otherwise
+    nothing is posted and the exit code is 2.
     """
+    if (flow is None) == (document_file is None):
+        raise click.UsageError("give a registered FLOW or --document FILE (one of them)")
     store = _load_store(store_json, store_file)
+    document = None
+    if document_file is not None:
+        document = _load_document(document_file)
     with app.orchestrator() as orch:
-        record = orch.post(flow, store, priority=priority.upper())
+        record = orch.post(flow, store, priority=priority.upper(),
+                           idempotency_key=idempotency_key, document=document)
         if not as_json:
             click.echo(record.id)
         if not wait:
