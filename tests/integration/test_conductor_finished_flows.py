@@ -6,8 +6,7 @@ job claimed in that window would repeat every side effect of the flow.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,37 +15,18 @@ import sqlalchemy as sa
 import jobs
 import persistence
 from orchestrator import Orchestrator
-from orchestrator.conductor import ConductorSettings, FlowConductor
 from orchestrator.flows import ledger
 from orchestrator.registry import FlowRegistry
-from tests.helpers import wait_for
+from tests.integration.conftest import run_conductor_until
 
 pytestmark = pytest.mark.integration
 
 PHONES = {"jim_number": "1", "joe_number": "2", "jmilkfan_number": "3"}
 
 
-@pytest.fixture
-def database(db_url: str) -> Iterator[persistence.Database]:
-    db = persistence.Database(db_url)
-    db.upgrade()
-    yield db
-    db.close()
-
-
 def _run_conductor(database: persistence.Database, board_settings: jobs.JobboardSettings,
-                   registry: FlowRegistry, until: object) -> None:
-    settings = ConductorSettings(name="finished-flows", poll_interval=0.05)
-    with jobs.open_jobboard(board_settings, settings.name,
-                            database.taskflow_backend()) as board:
-        conductor = FlowConductor(settings, board, database, registry)
-        runner = threading.Thread(target=conductor.run, daemon=True)
-        runner.start()
-        try:
-            wait_for(until, timeout=60, message="the conductor to finish the job")  # type: ignore[arg-type]
-        finally:
-            conductor.stop()
-            runner.join(timeout=30)
+                   registry: FlowRegistry, until: Callable[[], object]) -> None:
+    run_conductor_until(database, board_settings, registry, until, name="finished-flows")
 
 
 def test_a_reverted_flow_claimed_again_is_recorded_not_rerun(

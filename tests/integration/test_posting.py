@@ -30,14 +30,6 @@ def zk(zk_hosts: str) -> Iterator[KazooClient]:
 
 
 @pytest.fixture
-def database(db_url: str) -> Iterator[persistence.Database]:
-    db = persistence.Database(db_url)
-    db.upgrade()
-    yield db
-    db.close()
-
-
-@pytest.fixture
 def orch(database: persistence.Database, zk_hosts: str,
          jobboard_path: str) -> Iterator[Orchestrator]:
     settings = jobs.JobboardSettings(hosts=(zk_hosts,), path=jobboard_path,

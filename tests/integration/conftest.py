@@ -1,0 +1,41 @@
+"""Fixtures and helpers of the integration tier: real ZooKeeper and databases, in-process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import jobs
+import persistence
+from orchestrator.conductor import ConductorSettings, FlowConductor
+from orchestrator.registry import FlowRegistry
+from tests.helpers import wait_for
+
+
+@pytest.fixture
+def database(db_url: str) -> Iterator[persistence.Database]:
+    """A migrated database of each backend in turn."""
+    db = persistence.Database(db_url)
+    db.upgrade()
+    yield db
+    db.close()
+
+
+def run_conductor_until(database: persistence.Database,
+                        board_settings: jobs.JobboardSettings, registry: FlowRegistry,
+                        until: Callable[[], object], *, name: str = "integration",
+                        message: str = "the conductor to finish the job") -> None:
+    """Run a FlowConductor in a thread until ``until()`` is truthy (60 s at most)."""
+    settings = ConductorSettings(name=name, poll_interval=0.05)
+    with jobs.open_jobboard(board_settings, settings.name,
+                            database.taskflow_backend()) as board:
+        conductor = FlowConductor(settings, board, database, registry)
+        runner = threading.Thread(target=conductor.run, daemon=True)
+        runner.start()
+        try:
+            wait_for(until, timeout=60, message=message)
+        finally:
+            conductor.stop()
+            runner.join(timeout=30)
