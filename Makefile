@@ -38,6 +38,8 @@ system-packages:
 	  missing="$$missing postgresql"; fi; \
 	if [ ! -x $(PY) ] && ! $(PYTHON3) -c 'import ensurepip, venv' 2>/dev/null; then \
 	  missing="$$missing python3-venv"; fi; \
+	if [ ! -x /usr/bin/chromium ]; then missing="$$missing chromium"; fi; \
+	if [ ! -x /usr/bin/chromedriver ]; then missing="$$missing chromium-driver"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
 	  $(SUDO) apt-get update; \
