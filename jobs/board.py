@@ -14,6 +14,7 @@ from kazoo import client as kazoo_client
 from kazoo import exceptions as kazoo_exc
 from kazoo.handlers.threading import KazooTimeoutError
 from taskflow import exceptions as tf_exc
+from taskflow.jobs import base as tf_jobs
 from taskflow.jobs.backends import impl_zookeeper
 from taskflow.persistence import base as tf_persistence
 
@@ -52,6 +53,26 @@ class JobboardSettings:
         return f"{parent}/{impl_zookeeper.ZookeeperJobBoard.TRASH_FOLDER}"
 
 
+# Claim order: highest priority first (TaskFlow's JobPriority names, as posted).
+_PRIORITY_RANK = {p: rank for rank, p in enumerate(
+    (tf_jobs.JobPriority.VERY_HIGH, tf_jobs.JobPriority.HIGH, tf_jobs.JobPriority.NORMAL,
+     tf_jobs.JobPriority.LOW, tf_jobs.JobPriority.VERY_LOW))}
+
+
+class PriorityJobBoard(impl_zookeeper.ZookeeperJobBoard):
+    """TaskFlow's ZooKeeper jobboard, handing out jobs highest priority first.
+
+    Stock TaskFlow 6.5 sorts its jobs with ``ZookeeperJob.__lt__``, which
+    ranks a higher priority as greater, so conductors see the LOWEST
+    priority first. Here: by priority, then in posting order.
+    """
+
+    def _fetch_jobs(self, ensure_fresh: bool = False) -> list[Any]:
+        fetched = super()._fetch_jobs(ensure_fresh)
+        return sorted(fetched, key=lambda job: (
+            _PRIORITY_RANK.get(job.priority, len(_PRIORITY_RANK)), job.sequence))
+
+
 def make_client(settings: JobboardSettings) -> kazoo_client.KazooClient:
     kwargs: dict[str, Any] = {
         "hosts": settings.hosts_string,
@@ -76,7 +97,7 @@ def open_jobboard(
     settings: JobboardSettings,
     name: str,
     persistence: tf_persistence.Backend | None = None,
-) -> Iterator[impl_zookeeper.ZookeeperJobBoard]:
+) -> Iterator[PriorityJobBoard]:
     """Connect a jobboard, yield it, and close it and its client afterwards."""
     if not settings.path.startswith("/") or settings.path.rstrip("/") == "":
         raise ValueError(f"jobboard path must be an absolute znode path, not {settings.path!r}")
@@ -84,8 +105,7 @@ def open_jobboard(
     # check_compatible sends the 'envi' four-letter command, which ZooKeeper
     # 3.5+ refuses unless whitelisted; every supported server has transactions.
     conf = {"path": settings.path, "check_compatible": False}
-    board = impl_zookeeper.ZookeeperJobBoard(name, conf, client=client,
-                                             persistence=persistence)
+    board = PriorityJobBoard(name, conf, client=client, persistence=persistence)
     try:
         board.connect(timeout=settings.connect_timeout)
     except (tf_exc.JobFailure, KazooTimeoutError, kazoo_exc.KazooException) as exc:
