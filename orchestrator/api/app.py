@@ -116,7 +116,10 @@ def _api_router(service: Orchestrator, settings: ApiSettings) -> APIRouter:
     @router.post("/jobs", status_code=201, response_model=schemas.Job,
                  responses={200: {"model": schemas.Job,
                                   "description": "Posted earlier with this idempotency key"},
-                            409: {"model": schemas.Error}})
+                            400: {"model": schemas.Error, "description": "Malformed JSON"},
+                            409: {"model": schemas.Error},
+                            413: {"model": schemas.Error, "description": "Body too large"},
+                            503: {"model": schemas.Error}})
     def post_job(body: schemas.JobRequest, response: Response,
                  idempotency_key: Annotated[str | None, Header()] = None) -> Any:
         """Post a job; with an idempotency key already used, return that job (200)."""
@@ -138,14 +141,15 @@ def _api_router(service: Orchestrator, settings: ApiSettings) -> APIRouter:
     def list_jobs(
         state: Annotated[list[schemas.State] | None, Query(
             description="Only jobs in these states (repeat for several).")] = None,
-        flow: Annotated[str | None, Query(description="Only jobs of this flow.")] = None,
+        flow: Annotated[str | None, Query(min_length=1,
+                                          description="Only jobs of this flow.")] = None,
         since: Annotated[datetime | None, Query(
             description="Only jobs created at or after (ISO 8601, with a timezone).")] = None,
         until: Annotated[datetime | None, Query(
             description="Only jobs created before (ISO 8601, with a timezone).")] = None,
         limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
         marker: Annotated[str | None, Query(
-            description="The next_marker of the previous page.")] = None,
+            min_length=1, description="The next_marker of the previous page.")] = None,
     ) -> Any:
         """Jobs newest first, a page at a time."""
         page = service.page_jobs(

@@ -23,7 +23,8 @@ class JobRequest(BaseModel):
     """A job to post: a registered flow by name, or a declarative flow document."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"flow": "create-volume", "store": {"raw_size": 1, "raw_availability_zone": "az1"},
+        {"flow": "create-volume", "store": {"raw_size": 1, "raw_availability_zone": "az1",
+                                            "raw_volume_type": "ssd"},
          "idempotency_key": "volume-1234", "priority": "HIGH"}]})
 
     flow: str | None = Field(None, min_length=1, max_length=255,

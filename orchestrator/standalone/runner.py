@@ -131,6 +131,9 @@ class Standalone:
     def _check_api_port(self) -> None:
         host, port = self.settings.api_host, self.settings.api_port
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            # As the API itself binds: connections of a previous run lingering in
+            # TIME_WAIT must not make a restart fail.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((host, port))
             except OSError as exc:

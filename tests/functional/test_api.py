@@ -379,3 +379,13 @@ def test_cancelling_a_finished_or_unknown_job(http: httpx.Client, client: ApiCli
     assert "SUCCESS" in message
     assert client.get_job(done["id"])["cancel_requested_at"] is None
     _error(http.post(f"/v1/jobs/{uuid.uuid4()}/cancel"), 404, "job_not_found")
+
+
+def test_the_api_needs_tokens_unless_told_noauth(tmp_path: Path, sqlite_url: str,
+                                                 zk_hosts: str, jobboard_path: str) -> None:
+    dep = Deployment(tmp_path, sqlite_url, zk_hosts, jobboard_path)
+    assert dep.run("db", "upgrade").returncode == 0
+    result = dep.run("api", "--port", "0", timeout=60)
+    assert result.returncode == 2
+    assert "[api] tokens is empty" in result.stderr and "noauth" in result.stderr
+    assert "Traceback" not in result.stderr
