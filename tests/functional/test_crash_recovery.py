@@ -112,3 +112,28 @@ def test_sigterm_suspends_and_another_conductor_resumes(deployment: Deployment,
     assert job["state"] == "SUCCESS", job
     assert Counter(_entries(ledger_path, "start")) == Counter(STEPS)
     assert Counter(_entries(ledger_path, "execute")) == Counter([*STEPS, "final-check"])
+
+
+def test_a_suspended_job_cancelled_meanwhile_reverts_on_the_next_conductor(
+        deployment: Deployment, tmp_path: Path) -> None:
+    ledger_path = tmp_path / "ledger"
+    first = deployment.start_conductor("first")
+    job_id = _post_slow(deployment, ledger_path)
+    wait_for(lambda: _started(ledger_path, "step-2"), timeout=60,
+             message="step-2 to start")
+    first.terminate()
+    assert wait_exit(first, timeout=60) == 0, deployment.conductor_log("first")
+    assert job_row(deployment.db_url, job_id)["state"] == "SUSPENDED"
+
+    result = deployment.run("jobs", "cancel", job_id)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "SUSPENDED"  # nobody runs it: the request waits
+
+    deployment.start_conductor("second")
+    job = _wait_state(deployment, job_id, {"SUCCESS", "REVERTED", "FAILED"}, timeout=90)
+    assert job["state"] == "REVERTED", job
+    assert "cancelled" in job["error"]
+    done = _entries(ledger_path, "execute")
+    # Nothing new started after the cancel; what had run is reverted, last first.
+    assert _entries(ledger_path, "start") == done == ["step-1", "step-2"]
+    assert _entries(ledger_path, "revert") == ["step-2", "step-1"]

@@ -208,7 +208,7 @@ def test_bad_since(text: str) -> None:
 @pytest.mark.parametrize("args, message", [
     (["--since", "soon"], "'soon' is neither an ISO-8601"),
     (["--state", "DONE"], "'DONE' is not one of 'POSTING', 'POSTED'"),
-    (["--limit", "0"], "0 is not in the range x>=1"),
+    (["--limit", "0"], "0 is not in the range 1<=x<=1000"),
 ])
 def test_bad_list_options_are_usage_errors(args: list[str], message: str) -> None:
     # Refused while parsing: no configuration or database is needed.
