@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,13 @@ VOLUME = json.dumps({"raw_size": 10, "raw_availability_zone": "az-1",
 
 @pytest.fixture
 def sqlite_deployment(tmp_path: Path, sqlite_url: str, zk_hosts: str,
-                      jobboard_path: str) -> Deployment:
+                      jobboard_path: str) -> Iterator[Deployment]:
     dep = Deployment(tmp_path, sqlite_url, zk_hosts, jobboard_path)
     assert dep.run("db", "upgrade").returncode == 0
-    return dep
+    try:
+        yield dep
+    finally:
+        dep.stop_all()
 
 
 def test_post_with_an_idempotency_key_twice_prints_one_job(
