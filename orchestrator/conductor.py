@@ -95,7 +95,6 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
         self._engines: dict[str, Any] = {}
         self._records: dict[str, persistence.JobRecord] = {}
         self._engines_lock = threading.Lock()
-        self._catalog: Any = None
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -244,11 +243,8 @@ class FlowConductor(impl_nonblocking.NonBlockingConductor):
             return self._registry.build(spec.flow_name)
         # Imported here: only jobs posted with documents need the command catalog.
         from orchestrator import declarative
-        from orchestrator.commands import CommandCatalog
 
-        if self._catalog is None:
-            self._catalog = CommandCatalog.from_entry_points()
-        name, flow = declarative.flow_from_data(record.document, self._catalog,
+        name, flow = declarative.flow_from_data(record.document,
                                                 source=f"job {spec.job_id}'s document")
         if name != spec.flow_name:
             raise RejectedJob(f"job {spec.job_id} names flow {spec.flow_name!r} but its "

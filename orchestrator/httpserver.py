@@ -43,7 +43,7 @@ def serve(app: FastAPI, host: str, port: int, *, name: str, what: str,
     ``ListenError`` rather than uvicorn exiting the process. Requests still
     open at the signal get ``graceful_timeout`` seconds to finish.
     """
-    sock = _listen(name, host, port)
+    sock = bind(name, host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     config = uvicorn.Config(app, log_config=None, lifespan="off", access_log=True,
                             timeout_graceful_shutdown=graceful_timeout)
@@ -57,7 +57,8 @@ def serve(app: FastAPI, host: str, port: int, *, name: str, what: str,
     LOG.warning("%s stopped serving", name[:1].upper() + name[1:])
 
 
-def _listen(name: str, host: str, port: int) -> socket.socket:
+def bind(name: str, host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` as the server binds it; ``ListenError`` if it cannot be."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                    flags=socket.AI_PASSIVE)

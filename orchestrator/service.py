@@ -100,7 +100,6 @@ class Orchestrator:
         self._board: Any = None
         # The API calls the service from several threads; one board serves them all.
         self._board_lock = threading.Lock()
-        self._catalog: Any = None
         self._schema_checked = False
 
     def __enter__(self) -> Orchestrator:
@@ -335,12 +334,8 @@ class Orchestrator:
     def _build_document(self, document: Mapping[str, Any]) -> tuple[str, Any]:
         # Imported here: only posts of documents need the command catalog.
         from orchestrator import declarative
-        from orchestrator.commands import CommandCatalog
 
-        if self._catalog is None:
-            self._catalog = CommandCatalog.from_entry_points()
-        return declarative.flow_from_data(document, self._catalog,
-                                          source="the posted document")
+        return declarative.flow_from_data(document, source="the posted document")
 
     def _check_schema(self) -> None:
         if not self._schema_checked:

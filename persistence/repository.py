@@ -129,8 +129,7 @@ def mark_claimed(session: Session, job_id: str, owner: str) -> JobRecord | None:
         )
         .returning(*_c)
     )
-    row = session.execute(stmt).mappings().first()
-    return None if row is None else _record(row)
+    return _first(session, stmt)
 
 
 def mark_released(session: Session, job_id: str, state: JobState, error: str | None = None) -> None:
@@ -182,8 +181,7 @@ def request_cancel(session: Session, job_id: str) -> JobRecord | None:
         )
         .returning(*_c)
     )
-    row = session.execute(stmt).mappings().first()
-    return None if row is None else _record(row)
+    return _first(session, stmt)
 
 
 def finish_unstarted(session: Session, job_id: str, state: JobState,
@@ -203,8 +201,7 @@ def finish_unstarted(session: Session, job_id: str, state: JobState,
         .values(state=state.value, finished_at=now, updated_at=now, last_error=error)
         .returning(*_c)
     )
-    row = session.execute(stmt).mappings().first()
-    return None if row is None else _record(row)
+    return _first(session, stmt)
 
 
 def is_cancel_requested(session: Session, job_id: str) -> bool:
@@ -214,8 +211,7 @@ def is_cancel_requested(session: Session, job_id: str) -> bool:
 
 def get_job(session: Session, job_id: str) -> JobRecord | None:
     """The job with that id, or None."""
-    row = session.execute(select(_jobs).where(_c.id == job_id)).mappings().first()
-    return None if row is None else _record(row)
+    return _first(session, select(_jobs).where(_c.id == job_id))
 
 
 def running_by_owner(session: Session) -> dict[str, int]:
@@ -227,9 +223,7 @@ def running_by_owner(session: Session) -> dict[str, int]:
 
 
 def get_job_by_idempotency_key(session: Session, key: str) -> JobRecord | None:
-    stmt = select(_jobs).where(_c.idempotency_key == key)
-    row = session.execute(stmt).mappings().first()
-    return None if row is None else _record(row)
+    return _first(session, select(_jobs).where(_c.idempotency_key == key))
 
 
 def list_jobs(
@@ -268,6 +262,12 @@ def list_jobs(
                               and_(_c.created_at == created, _c.id < after.id)))
     stmt = stmt.order_by(_c.created_at.desc(), _c.id.desc()).limit(limit)
     return [_record(row) for row in session.execute(stmt).mappings()]
+
+
+def _first(session: Session, stmt: Any) -> JobRecord | None:
+    """The first row ``stmt`` returns (a SELECT or an UPDATE ... RETURNING), or None."""
+    row = session.execute(stmt).mappings().first()
+    return None if row is None else _record(row)
 
 
 def _update_one(session: Session, job_id: str, values: dict[str, Any]) -> None:

@@ -55,9 +55,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (errors.JobNotFound, 404),
     (errors.Conflict, 409),
     (errors.InvalidMarker, 400),
-    (errors.UnknownFlow, 422),
-    (errors.MissingInputs, 422),
-    (errors.InvalidStore, 422),
+    # Unknown flow, missing inputs, invalid store or document...
     (errors.InvalidRequest, 422),
     (errors.ServiceUnavailable, 503),
     (persistence.PersistenceError, 503),
@@ -214,8 +212,10 @@ def error_response(status: int, code: str, message: str,
 
 
 def _code(exc: Exception) -> str:
-    if isinstance(exc, errors.OrchestratorError) and type(exc).__name__ == "DocumentError":
-        return "invalid_document"
+    """An error class's ``code``, else its name in snake case (UnknownFlow: unknown_flow)."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, str):
+        return code
     return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
 
 

@@ -111,7 +111,8 @@ class ApiClient:
             return response.json()
         try:
             error = response.json()["error"]
-            raise ApiError(response.status_code, error["code"], error["message"])
+            code, message = str(error["code"]), str(error["message"])
         except (ValueError, KeyError, TypeError):
-            raise ApiError(response.status_code, "http_error",
-                           response.text[:200] or response.reason_phrase) from None
+            # Not our error body (a proxy in between, say): keep what it said.
+            code, message = "http_error", response.text[:200] or response.reason_phrase
+        raise ApiError(response.status_code, code, message)

@@ -55,6 +55,15 @@ class CommandCatalog:
     def from_entry_points(cls, namespace: str = NAMESPACE) -> CommandCatalog:
         return cls(_installed_extension_classes(namespace))
 
+    @classmethod
+    @functools.cache
+    def installed(cls) -> CommandCatalog:
+        """The catalog of the installed extensions, read once per process.
+
+        Installing an extension needs a restart anyway, as for flows.
+        """
+        return cls.from_entry_points()
+
     def names(self) -> list[str]:
         return sorted(info.full_name for cmds in self._commands.values()
                       for info in cmds.values())

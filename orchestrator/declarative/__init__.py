@@ -36,11 +36,12 @@ __all__ = [
 ]
 
 
-def flow_from_data(data: Mapping[str, Any], catalog: CommandCatalog,
+def flow_from_data(data: Mapping[str, Any], catalog: CommandCatalog | None = None,
                    source: str = "<document>") -> tuple[str, tf_flow.Flow]:
     """Validate a document given as data (parsed JSON) and build its flow.
 
+    Without a ``catalog``, the installed extensions' commands are used.
     Returns the document's name and the flow; raises ``DocumentError``.
     """
     document = from_data(data, source)
-    return document.name, build_flow(document, catalog)
+    return document.name, build_flow(document, catalog or CommandCatalog.installed())

@@ -23,6 +23,8 @@ _DOC_KEYS = {"name", "description", "pattern", "inputs", "steps", "version"}
 class DocumentError(InvalidRequest):
     """The flow document is invalid."""
 
+    code = "invalid_document"
+
 
 @dataclass(frozen=True)
 class Step:

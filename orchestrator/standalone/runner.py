@@ -9,9 +9,7 @@ Everything started here is stopped on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import contextlib
-import errno
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -129,19 +127,12 @@ class Standalone:
         self._children[name] = (proc, log_path)
 
     def _check_api_port(self) -> None:
-        host, port = self.settings.api_host, self.settings.api_port
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-            # As the API itself binds: connections of a previous run lingering in
-            # TIME_WAIT must not make a restart fail.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, port))
-            except OSError as exc:
-                reason = ("is already in use" if exc.errno == errno.EADDRINUSE
-                          else f"cannot be used: {exc.strerror or exc}")
-                raise OrchestratorError(
-                    f"port {port} on {host} for the API {reason}; choose another "
-                    "with --api-port") from exc
+        try:
+            httpserver.bind("API", self.settings.api_host, self.settings.api_port).close()
+        except httpserver.ListenError as exc:
+            raise OrchestratorError(
+                f"port {exc.port} on {exc.host} for the API: {exc.reason}; choose "
+                "another with --api-port") from exc
 
     def _wait_for_api(self) -> None:
         deadline = time.monotonic() + API_START_TIMEOUT

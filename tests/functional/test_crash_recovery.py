@@ -91,16 +91,21 @@ def test_kill_9_then_failure_reverts_every_completed_step_once_in_reverse(
     assert Counter(_entries(ledger_path, "execute"))["step-1"] == 1
 
 
-def test_sigterm_suspends_and_another_conductor_resumes(deployment: Deployment,
-                                                        tmp_path: Path) -> None:
-    ledger_path = tmp_path / "ledger"
+def _suspend_during_step_2(deployment: Deployment, ledger_path: Path) -> str:
+    """Post a slow job, SIGTERM its conductor while step-2 runs; return the job id."""
     first = deployment.start_conductor("first")
     job_id = _post_slow(deployment, ledger_path)
-
     wait_for(lambda: _started(ledger_path, "step-2"), timeout=60,
              message="step-2 to start")
     first.terminate()
     assert wait_exit(first, timeout=60) == 0, deployment.conductor_log("first")
+    return job_id
+
+
+def test_sigterm_suspends_and_another_conductor_resumes(deployment: Deployment,
+                                                        tmp_path: Path) -> None:
+    ledger_path = tmp_path / "ledger"
+    job_id = _suspend_during_step_2(deployment, ledger_path)
     suspended = job_row(deployment.db_url, job_id)
     assert suspended["state"] == "SUSPENDED", suspended
     assert suspended["owner"] is None
@@ -117,12 +122,7 @@ def test_sigterm_suspends_and_another_conductor_resumes(deployment: Deployment,
 def test_a_suspended_job_cancelled_meanwhile_reverts_on_the_next_conductor(
         deployment: Deployment, tmp_path: Path) -> None:
     ledger_path = tmp_path / "ledger"
-    first = deployment.start_conductor("first")
-    job_id = _post_slow(deployment, ledger_path)
-    wait_for(lambda: _started(ledger_path, "step-2"), timeout=60,
-             message="step-2 to start")
-    first.terminate()
-    assert wait_exit(first, timeout=60) == 0, deployment.conductor_log("first")
+    job_id = _suspend_during_step_2(deployment, ledger_path)
     assert job_row(deployment.db_url, job_id)["state"] == "SUSPENDED"
 
     result = deployment.run("jobs", "cancel", job_id)

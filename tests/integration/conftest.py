@@ -26,9 +26,11 @@ def database(db_url: str) -> Iterator[persistence.Database]:
 def run_conductor_until(database: persistence.Database,
                         board_settings: jobs.JobboardSettings, registry: FlowRegistry,
                         until: Callable[[], object], *, name: str = "integration",
-                        message: str = "the conductor to finish the job") -> None:
+                        message: str = "the conductor to finish the job",
+                        max_simultaneous_jobs: int = 4) -> None:
     """Run a FlowConductor in a thread until ``until()`` is truthy (60 s at most)."""
-    settings = ConductorSettings(name=name, poll_interval=0.05)
+    settings = ConductorSettings(name=name, poll_interval=0.05,
+                                 max_simultaneous_jobs=max_simultaneous_jobs)
     with jobs.open_jobboard(board_settings, settings.name,
                             database.taskflow_backend()) as board:
         conductor = FlowConductor(settings, board, database, registry)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
 import pytest
 from kazoo.client import KazooClient
 from taskflow.jobs.backends import impl_zookeeper
@@ -12,9 +9,9 @@ from taskflow.jobs.backends import impl_zookeeper
 import jobs
 import persistence
 from orchestrator import Orchestrator
-from orchestrator.conductor import ConductorSettings, FlowConductor
 from orchestrator.registry import FlowRegistry
 from tests.helpers import wait_for
+from tests.integration.conftest import run_conductor_until
 
 pytestmark = pytest.mark.integration
 
@@ -23,31 +20,23 @@ POSTED = ("LOW", "NORMAL", "VERY_LOW", "VERY_HIGH", "HIGH", "NORMAL")
 
 
 @pytest.fixture
-def sqlite_database(sqlite_url: str) -> Iterator[persistence.Database]:
-    db = persistence.Database(sqlite_url)
-    db.upgrade()
-    yield db
-    db.close()
+def db_url(sqlite_url: str) -> str:
+    """SQLite only: the claim order is the jobboard's, whatever the database."""
+    return sqlite_url
 
 
 def test_a_conductor_runs_waiting_jobs_by_priority_then_posting_order(
-        sqlite_database: persistence.Database, zk_hosts: str, jobboard_path: str) -> None:
+        database: persistence.Database, zk_hosts: str, jobboard_path: str) -> None:
     board_settings = jobs.JobboardSettings(hosts=(zk_hosts,), path=jobboard_path)
-    with Orchestrator(sqlite_database, REGISTRY, board_settings) as orch:
+    with Orchestrator(database, REGISTRY, board_settings) as orch:
         posted = [(orch.post("bench-1-task", priority=p).id, p) for p in POSTED]
-        settings = ConductorSettings(name="priority", max_simultaneous_jobs=1,
-                                     poll_interval=0.05)
-        with jobs.open_jobboard(board_settings, settings.name,
-                                sqlite_database.taskflow_backend()) as board:
-            conductor = FlowConductor(settings, board, sqlite_database, REGISTRY)
-            runner = threading.Thread(target=conductor.run, daemon=True)
-            runner.start()
-            try:
-                for job_id, _ in posted:
-                    orch.wait(job_id, timeout=60)
-            finally:
-                conductor.stop()
-                runner.join(timeout=30)
+
+        def all_finished() -> bool:
+            return all(orch.get_job(job_id).is_terminal for job_id, _ in posted)
+
+        run_conductor_until(database, board_settings, REGISTRY, all_finished,
+                            name="priority", max_simultaneous_jobs=1,
+                            message="every posted job to finish")
         started = sorted(posted, key=lambda item: orch.get_job(item[0]).started_at)
     assert [p for _, p in started] == ["VERY_HIGH", "HIGH", "NORMAL", "NORMAL", "LOW",
                                        "VERY_LOW"]
