@@ -70,9 +70,9 @@ def standalone(app: AppContext, state_dir: Path | None, zookeeper_port: int | No
                 _run_demo(console, orch, local.api_url)
         if exit_after_demo:
             return
-        console.print(f"\nServing. Web page: {local.api_url}/  Press Ctrl-C to stop "
-                      "everything.", style="bold", highlight=False)
-        code = local.serve_until_stopped()
+        code = local.serve_until_stopped(on_ready=lambda: console.print(
+            f"\nServing. Web page: {local.api_url}/  Press Ctrl-C to stop everything.",
+            style="bold", highlight=False))
     if code:
         raise SystemExit(code)
     console.print("Stopped.")

@@ -12,7 +12,6 @@ import contextlib
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -148,17 +147,27 @@ class Standalone:
         raise OrchestratorError(f"the API did not answer within {API_START_TIMEOUT:g}s; "
                                 f"see {self.api_log}")
 
-    def serve_until_stopped(self) -> int:
-        """Block until Ctrl-C, SIGTERM or a closed terminal (0), or a child dies (1)."""
-        stop = threading.Event()
+    def serve_until_stopped(self, on_ready: Callable[[], None] | None = None) -> int:
+        """Block until Ctrl-C, SIGTERM or a closed terminal (0), or a child dies (1).
 
-        def _on_signal(_signum: int, _frame: FrameType | None) -> None:
-            stop.set()
+        ``on_ready`` (announcing that it serves) is called once the stop signals are
+        handled here, so a Ctrl-C after the announcement is never missed; launched
+        in the background by a script, the process starts with SIGINT ignored.
+        """
+        received: list[int] = []
+
+        def _on_signal(signum: int, _frame: FrameType | None) -> None:
+            # No lock here: the handler runs in the main thread, possibly inside
+            # an Event.wait() holding the very lock Event.set() would take.
+            received.append(signum)
 
         previous = {sig: signal.signal(sig, _on_signal)
                     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
-            while not stop.wait(0.5):
+            if on_ready is not None:
+                on_ready()
+            while not received:
+                time.sleep(0.2)  # a signal cuts the sleep short and runs the handler
                 for name, (proc, log_path) in self._children.items():
                     if proc.poll() is not None:
                         self._echo(f"The {name} exited; see {log_path}")
