@@ -166,19 +166,27 @@ class Standalone:
         try:
             if on_ready is not None:
                 on_ready()
-            while not received:
-                time.sleep(0.2)  # a signal cuts the sleep short and runs the handler
-                for name, (proc, log_path) in self._children.items():
-                    if proc.poll() is not None:
-                        self._echo(f"The {name} exited; see {log_path}")
-                        return 1
-                if not self.zookeeper.is_running():
-                    self._echo(f"ZooKeeper exited; see {self.zookeeper.log_path}")
+            while True:
+                time.sleep(0.2)  # the handler runs during the sleep
+                failure = None if received else self._failed_service()
+                # Asked again after looking: a Ctrl-C reaches the children too,
+                # and one that exited because of it is no failure.
+                if received:
+                    return 0
+                if failure is not None:
+                    self._echo(failure)
                     return 1
-            return 0
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def _failed_service(self) -> str | None:
+        for name, (proc, log_path) in self._children.items():
+            if proc.poll() is not None:
+                return f"The {name} exited; see {log_path}"
+        if not self.zookeeper.is_running():
+            return f"ZooKeeper exited; see {self.zookeeper.log_path}"
+        return None
 
     def stop(self) -> None:
         """Stop the API and the conductor (its jobs are suspended and handed back),
