@@ -25,6 +25,7 @@ from uuid import uuid4
 import pytest
 
 from orchestrator.standalone import LocalZooKeeper, ZooKeeperError, find_free_port
+from orchestrator.standalone.zookeeper import LocalZooKeeperEnsemble
 from tests.services import LocalPostgres, PostgresStartError, PostgresUnavailable
 
 
@@ -110,6 +111,73 @@ def postgres_url(postgres_server: LocalPostgres) -> Iterator[str]:
         yield postgres_server.url_for(name)
     finally:
         postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def private_zookeeper(tmp_path: Path) -> Iterator[LocalZooKeeper]:
+    """A standalone ZooKeeper of this test's own, which it may stop, kill, pause.
+
+    ``start()`` again reuses the port and the data directory: persistent znodes stay,
+    and so do sessions whose clients reconnect within their timeout.
+    """
+    server = LocalZooKeeper(
+        tmp_path / "private-zookeeper",
+        port=find_free_port(),
+        java=os.environ.get("ORCHESTRATOR_TEST_JAVA") or None,
+    )
+    problem = _start_problem(server.start, (ZooKeeperError, OSError))
+    if problem:
+        service_unavailable(f"ZooKeeper unavailable: {problem}")
+    try:
+        yield server
+    finally:
+        server.stop()  # also thaws a server the test left paused
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[LocalPostgres]:
+    """A PostgreSQL cluster of this test's own, which it may stop and start again.
+
+    Its ``stop()`` is a crash (immediate mode); commits are synchronous, so every
+    committed transaction is still there after the next ``start()``.
+    """
+    # Not under pytest's tmp dir: it is mode 0700 and the server runs as `postgres`.
+    base_dir = Path(tempfile.mkdtemp(prefix="orchestrator-test-private-pg-"))
+    bin_dir = os.environ.get("ORCHESTRATOR_TEST_PG_BIN")
+    server = LocalPostgres(
+        base_dir,
+        find_free_port(),
+        bin_dir=Path(bin_dir) if bin_dir else None,
+        crash_safe=True,
+    )
+    problem = _start_problem(
+        server.start, (PostgresUnavailable, PostgresStartError, OSError)
+    )
+    if problem:
+        shutil.rmtree(base_dir, ignore_errors=True)
+        service_unavailable(f"PostgreSQL unavailable: {problem}")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def zookeeper_ensemble(tmp_path: Path) -> Iterator[LocalZooKeeperEnsemble]:
+    """A three-server ZooKeeper ensemble on 127.0.0.1, serving, for this test only."""
+    ensemble = LocalZooKeeperEnsemble(
+        tmp_path / "zookeeper-ensemble",
+        size=3,
+        java=os.environ.get("ORCHESTRATOR_TEST_JAVA") or None,
+    )
+    problem = _start_problem(ensemble.start, (ZooKeeperError, OSError))
+    if problem:
+        service_unavailable(f"ZooKeeper ensemble unavailable: {problem}")
+    try:
+        yield ensemble
+    finally:
+        ensemble.stop()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pwd
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import psycopg
@@ -53,14 +54,27 @@ class LocalPostgres:
 
     ``base_dir`` and all its parents must be reachable by the ``postgres`` user when
     running as root (pytest's own tmp directories are not: they are mode 0700).
+
+    ``crash_safe`` keeps every committed transaction across :meth:`stop`, which is a
+    crash (``--mode=immediate``): tests that stop the server mid-run need it. Without
+    it, commits return before their WAL is written, which is quicker and loses the
+    last fraction of a second of commits in such a stop.
     """
 
     host = "127.0.0.1"
 
-    def __init__(self, base_dir: Path, port: int, bin_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        base_dir: Path,
+        port: int,
+        bin_dir: Path | None = None,
+        *,
+        crash_safe: bool = False,
+    ) -> None:
         self.base_dir = Path(base_dir)
         self.port = port
         self._bin_dir = bin_dir
+        self.crash_safe = crash_safe
         self.data_dir = self.base_dir / "data"
         self.socket_dir = self.base_dir / "sockets"
         self.log_path = self.base_dir / "postgres.log"
@@ -94,9 +108,11 @@ class LocalPostgres:
                 f"-c listen_addresses={self.host}",
                 f"-p {self.port}",
                 f"-c unix_socket_directories={self.socket_dir}",
-                # Throwaway data: durability is not worth the flushes.
+                # Throwaway data: surviving an OS crash is not worth the flushes. Only
+                # the server process ever crashes here, and the kernel keeps what it
+                # was given: fsync and full-page writes guard against more than that.
                 "-c fsync=off",
-                "-c synchronous_commit=off",
+                f"-c synchronous_commit={'on' if self.crash_safe else 'off'}",
                 "-c full_page_writes=off",
             ]
         )
@@ -117,13 +133,33 @@ class LocalPostgres:
             raise
 
     def stop(self) -> None:
-        """Stop at once (no checkpoint: the data is thrown away). Idempotent."""
+        """Stop at once, like a crash: no checkpoint, the next :meth:`start` recovers
+        from the WAL. Returns once the postmaster is gone. Idempotent."""
         if not (self.data_dir / "postmaster.pid").exists():
             return
+        pid = self.pid
         pg_ctl = self.bin_dir / "pg_ctl"
         self._run(
             pg_ctl, f"--pgdata={self.data_dir}", "--mode=immediate", "--wait", "stop"
         )
+        # pg_ctl returns once the pid file is gone, which the postmaster removes just
+        # before it exits: wait for the exit itself.
+        if pid is not None:
+            self._wait_gone(pid, timeout=10.0)
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the postmaster while its pid file exists."""
+        try:
+            first_line = (self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0]
+        except OSError:  # no pid file, or (as root) a data dir we may not read yet
+            return None
+        return int(first_line) if first_line.strip().isdigit() else None
+
+    def is_running(self) -> bool:
+        """True while the postmaster process exists."""
+        pid = self.pid
+        return pid is not None and _process_alive(pid)
 
     def url_for(self, dbname: str) -> str:
         """SQLAlchemy URL (psycopg 3 driver) for database ``dbname``."""
@@ -168,6 +204,15 @@ class LocalPostgres:
                 f"{result.stdout}{result.stderr}{self._log_tail()}"
             )
 
+    def _wait_gone(self, pid: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while _process_alive(pid):
+            if time.monotonic() >= deadline:
+                raise PostgresStartError(
+                    f"postmaster {pid} still runs {timeout:g}s after pg_ctl stop"
+                )
+            time.sleep(0.01)  # poll interval
+
     def _log_tail(self, lines: int = 20) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
@@ -189,3 +234,12 @@ class LocalPostgres:
             ) from exc
         for path in paths:
             shutil.chown(path, user.pw_uid, user.pw_gid)
+
+
+def _process_alive(pid: int) -> bool:
+    # A zombie has exited (and released its ports); only its parent has yet to reap it.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
