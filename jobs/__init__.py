@@ -1,36 +1,72 @@
-"""Job specs, posting, and the ZooKeeper jobboard facade."""
+"""Job specs, the job lifecycle (every write to the job tables), and the ZooKeeper jobboard."""
 
 from jobs.board import (
+    CONNECTED,
+    LOST,
+    SUSPENDED,
+    Board,
+    BoardJob,
     ConductorInfo,
     JobboardSettings,
+    NotOwner,
+    Unclaimable,
     alive_conductors,
     make_client,
     open_jobboard,
 )
 from jobs.errors import BoardUnavailable, InvalidJobDetails, JobsError, PostingFailed
-from jobs.posting import post_job
+from jobs.lifecycle import (
+    CANCELLED_BEFORE_START,
+    Claim,
+    ClaimOutcome,
+    Finished,
+    JobLifecycle,
+    NotYet,
+    Policy,
+    Refused,
+)
 from jobs.spec import (
     FLOW_META_KEY,
+    MAX_POSTING_BYTES,
     PAYLOAD_VERSION,
     JobSpec,
+    encode_posting,
     flow_meta,
     flow_name_from_meta,
+    posting_size,
 )
 
 __all__ = [
+    "CANCELLED_BEFORE_START",
+    "CONNECTED",
     "FLOW_META_KEY",
+    "LOST",
+    "MAX_POSTING_BYTES",
     "PAYLOAD_VERSION",
+    "SUSPENDED",
+    "Board",
+    "BoardJob",
     "BoardUnavailable",
+    "Claim",
+    "ClaimOutcome",
     "ConductorInfo",
+    "Finished",
     "InvalidJobDetails",
+    "JobLifecycle",
     "JobSpec",
     "JobboardSettings",
     "JobsError",
+    "NotOwner",
+    "NotYet",
+    "Policy",
     "PostingFailed",
+    "Refused",
+    "Unclaimable",
     "alive_conductors",
+    "encode_posting",
     "flow_meta",
     "flow_name_from_meta",
     "make_client",
     "open_jobboard",
-    "post_job",
+    "posting_size",
 ]

@@ -1,11 +1,30 @@
-"""The ZooKeeper jobboard, behind a small typed facade over TaskFlow and kazoo."""
+"""The ZooKeeper jobboard: TaskFlow's layout, driven by one watch.
+
+Jobs are written the way TaskFlow's ``ZookeeperJobBoard`` writes them, so its
+tools can read this board: a persistent sequential node ``<path>/jobNNNNNNNNNN``
+holding the JSON posting, an ephemeral sibling ``jobNNNNNNNNNN.lock`` holding
+``{"owner": <name>}`` while a conductor has the job claimed, trashed jobs under
+``.trash`` and live conductors under ``.entities/conductor``.
+
+Unlike TaskFlow's board, which asks ZooKeeper for every job's lock and data on
+every look (about four round trips per job per poll), this one keeps the
+board's children under a single watch: job and lock nodes are siblings, so
+the children list alone says which jobs exist and which are claimed. A new
+job's data is read once. An idle board makes no requests but pings, however
+many jobs others hold, and a released claim is seen as soon as its lock node
+goes.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+import os
+import queue
+import socket
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,21 +32,46 @@ from typing import Any
 from kazoo import client as kazoo_client
 from kazoo import exceptions as kazoo_exc
 from kazoo.handlers.threading import KazooTimeoutError
-from taskflow import exceptions as tf_exc
-from taskflow.jobs import base as tf_jobs
-from taskflow.jobs.backends import impl_zookeeper
-from taskflow.persistence import base as tf_persistence
+from kazoo.protocol.states import KazooState
+from kazoo.recipe.watchers import ChildrenWatch
 
 from jobs.errors import BoardUnavailable, JobsError
+from jobs.spec import encode_posting
 
 LOG = logging.getLogger(__name__)
+
+JOB_PREFIX = "job"
+LOCK_SUFFIX = ".lock"
+TRASH_FOLDER = ".trash"
+ENTITY_FOLDER = ".entities"
+#: TaskFlow's entity kind for conductors (``Conductor.ENTITY_KIND``).
+CONDUCTOR_KIND = "conductor"
+
+# Claim order: highest priority first (TaskFlow's JobPriority names, as posted).
+PRIORITY_ORDER = ("VERY_HIGH", "HIGH", "NORMAL", "LOW", "VERY_LOW")
+_PRIORITY_RANK = {name: rank for rank, name in enumerate(PRIORITY_ORDER)}
+
+#: Session states reported to listeners.
+CONNECTED = "CONNECTED"
+SUSPENDED = "SUSPENDED"
+LOST = "LOST"
+
+_ZK_ERRORS = (KazooTimeoutError, kazoo_exc.KazooException)
+
+
+class Unclaimable(JobsError):
+    """Another conductor holds the job, or it left the board."""
+
+
+class NotOwner(JobsError):
+    """This board does not hold the job's claim (any more)."""
 
 
 @dataclass(frozen=True)
 class JobboardSettings:
     hosts: Sequence[str] = ("127.0.0.1:2181",)
     path: str = "/orchestrator/jobs"
-    session_timeout: float = 10.0
+    session_timeout: float = 2.0
     connect_timeout: float = 10.0
     username: str | None = None
     password: str | None = None
@@ -43,99 +87,42 @@ class JobboardSettings:
         return ",".join(self.hosts)
 
     @property
+    def _parent(self) -> str:
+        return self.path.rstrip("/").rsplit("/", 1)[0]
+
+    @property
     def entity_path(self) -> str:
-        parent = self.path.rsplit("/", 1)[0]
-        return f"{parent}/{impl_zookeeper.ZookeeperJobBoard.ENTITY_FOLDER}"
+        return f"{self._parent}/{ENTITY_FOLDER}"
 
     @property
     def trash_path(self) -> str:
-        parent = self.path.rsplit("/", 1)[0]
-        return f"{parent}/{impl_zookeeper.ZookeeperJobBoard.TRASH_FOLDER}"
+        return f"{self._parent}/{TRASH_FOLDER}"
 
 
-# Claim order: highest priority first (TaskFlow's JobPriority names, as posted).
-_PRIORITY_RANK = {p: rank for rank, p in enumerate(
-    (tf_jobs.JobPriority.VERY_HIGH, tf_jobs.JobPriority.HIGH, tf_jobs.JobPriority.NORMAL,
-     tf_jobs.JobPriority.LOW, tf_jobs.JobPriority.VERY_LOW))}
+@dataclass(frozen=True)
+class BoardJob:
+    """A job node and its posting, as read once when it appeared."""
 
+    path: str
+    uuid: str
+    name: str
+    details: Mapping[str, Any]
+    priority: str
+    created_on: datetime | None
+    version: int
+    sequence: int = field(compare=False)
 
-class PriorityJobBoard(impl_zookeeper.ZookeeperJobBoard):
-    """TaskFlow's ZooKeeper jobboard, handing out jobs highest priority first.
+    @property
+    def node(self) -> str:
+        return self.path.rsplit("/", 1)[1]
 
-    Stock TaskFlow 6.5 sorts its jobs with ``ZookeeperJob.__lt__``, which
-    ranks a higher priority as greater, so conductors see the LOWEST
-    priority first. Here: by priority, then in posting order.
-    """
+    @property
+    def lock_path(self) -> str:
+        return self.path + LOCK_SUFFIX
 
-    def _fetch_jobs(self, ensure_fresh: bool = False) -> list[Any]:
-        fetched = super()._fetch_jobs(ensure_fresh)
-        return sorted(fetched, key=lambda job: (
-            _PRIORITY_RANK.get(job.priority, len(_PRIORITY_RANK)), job.sequence))
-
-
-def make_client(settings: JobboardSettings) -> kazoo_client.KazooClient:
-    kwargs: dict[str, Any] = {
-        "hosts": settings.hosts_string,
-        "timeout": settings.session_timeout,
-    }
-    if settings.username:
-        kwargs["auth_data"] = [("digest", f"{settings.username}:{settings.password or ''}")]
-    if settings.use_ssl:
-        kwargs.update(
-            use_ssl=True,
-            ca=settings.ca_file,
-            certfile=settings.cert_file,
-            keyfile=settings.key_file,
-            keyfile_password=settings.key_password,
-            verify_certs=settings.verify_certs,
-        )
-    return kazoo_client.KazooClient(**kwargs)
-
-
-@contextlib.contextmanager
-def open_jobboard(
-    settings: JobboardSettings,
-    name: str,
-    persistence: tf_persistence.Backend | None = None,
-) -> Iterator[PriorityJobBoard]:
-    """Connect a jobboard, yield it, and close it and its client afterwards."""
-    if not settings.path.startswith("/") or settings.path.rstrip("/") == "":
-        raise ValueError(f"jobboard path must be an absolute znode path, not {settings.path!r}")
-    client = make_client(settings)
-    # check_compatible sends the 'envi' four-letter command, which ZooKeeper
-    # 3.5+ refuses unless whitelisted; every supported server has transactions.
-    conf = {"path": settings.path, "check_compatible": False}
-    board = PriorityJobBoard(name, conf, client=client, persistence=persistence)
-    try:
-        board.connect(timeout=settings.connect_timeout)
-    except (tf_exc.JobFailure, KazooTimeoutError, kazoo_exc.KazooException) as exc:
-        _close_quietly(board, client)
-        raise BoardUnavailable(
-            f"cannot connect to ZooKeeper at {settings.hosts_string} "
-            f"within {settings.connect_timeout:g}s: {exc}"
-        ) from exc
-    try:
-        yield board
-    finally:
-        _close_quietly(board, client)
-
-
-def _close_quietly(board: impl_zookeeper.ZookeeperJobBoard,
-                   client: kazoo_client.KazooClient) -> None:
-    # The board only closes clients it created; this one is ours. Its listeners
-    # go first, or a deliberate stop is logged as a lost connection.
-    try:
-        board.close()
-    finally:
-        for listener in list(client.state_listeners):
-            client.remove_listener(listener)
-        with contextlib.suppress(Exception):
-            client.stop()
-            client.close()
-
-
-#: TaskFlow's entity kind for conductors (``Conductor.ENTITY_KIND``).
-CONDUCTOR_KIND = "conductor"
+    @property
+    def order(self) -> tuple[int, int]:
+        return (_PRIORITY_RANK.get(self.priority, len(_PRIORITY_RANK)), self.sequence)
 
 
 @dataclass(frozen=True)
@@ -154,27 +141,463 @@ class ConductorInfo:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def alive_conductors(board: impl_zookeeper.ZookeeperJobBoard) -> list[ConductorInfo]:
-    """The conductors whose ephemeral entity nodes exist now, sorted by name."""
-    # The board keeps the kazoo client open_jobboard gave it.
-    client: kazoo_client.KazooClient = board._client
-    path = f"{board.entity_path}/{CONDUCTOR_KIND}"
-    try:
-        children = client.get_children(path)
-    except kazoo_exc.NoNodeError:
-        return []
-    except (KazooTimeoutError, kazoo_exc.KazooException) as exc:
-        raise JobsError(f"cannot list conductors under {path}: {exc}") from exc
-    found = []
-    for child in children:
+def make_client(settings: JobboardSettings) -> kazoo_client.KazooClient:
+    kwargs: dict[str, Any] = {
+        "hosts": settings.hosts_string,
+        "timeout": settings.session_timeout,
+        # Reconnect forever: a conductor outlives a ZooKeeper outage.
+        "connection_retry": {"max_tries": -1, "delay": 0.1, "backoff": 2,
+                             "max_delay": 1.0},
+    }
+    if settings.username:
+        kwargs["auth_data"] = [("digest", f"{settings.username}:{settings.password or ''}")]
+    if settings.use_ssl:
+        kwargs.update(
+            use_ssl=True,
+            ca=settings.ca_file,
+            certfile=settings.cert_file,
+            keyfile=settings.key_file,
+            keyfile_password=settings.key_password,
+            verify_certs=settings.verify_certs,
+        )
+    return kazoo_client.KazooClient(**kwargs)
+
+
+class Board:
+    """One connection to the jobboard, for a poster, an API server or a conductor.
+
+    ``who`` is the name claims are made under (a conductor's name). Listeners
+    added with ``add_state_listener`` hear CONNECTED, SUSPENDED and LOST on a
+    thread of their own, and may call back into the board. Only a board that
+    ``watch``es learns of the jobs on it: a poster has no need to read them.
+    """
+
+    def __init__(self, settings: JobboardSettings, who: str, *, watch: bool = True) -> None:
+        path = settings.path.rstrip("/")
+        if not settings.path.startswith("/") or not path:
+            raise ValueError(f"jobboard path must be an absolute znode path, "
+                             f"not {settings.path!r}")
+        self.settings = settings
+        self.who = who
+        self.path = path
+        self._client = make_client(settings)
+        self._cond = threading.Condition()
+        self._jobs: dict[str, BoardJob] = {}
+        self._children: frozenset[str] = frozenset()
+        self._reading: set[str] = set()
+        self._bad: set[str] = set()
+        self._changes = 0
+        self._watch: ChildrenWatch | None = None
+        self._listeners: list[Callable[[str], None]] = []
+        self._entity: tuple[str, bytes] | None = None
+        self._lost = False
+        self._closed = False
+        self._watching = watch
+        # Session changes are handled in order, on one thread of their own:
+        # kazoo's own thread must never block, and a LOST must never be
+        # handled after the CONNECTED that follows it.
+        self._states: queue.Queue[str | None] = queue.Queue()
+        self._state_thread: threading.Thread | None = None
+
+    # connection ------------------------------------------------------------
+
+    def connect(self) -> Board:
         try:
-            data, stat = client.get(f"{path}/{child}")
+            self._client.start(timeout=self.settings.connect_timeout)
+        except _ZK_ERRORS as exc:
+            self._stop_client()
+            raise BoardUnavailable(
+                f"cannot connect to ZooKeeper at {self.settings.hosts_string} "
+                f"within {self.settings.connect_timeout:g}s: {exc}") from exc
+        try:
+            self._client.ensure_path(self.path)
+            self._client.ensure_path(self.settings.trash_path)
+            self._state_thread = threading.Thread(target=self._state_loop, daemon=True,
+                                                  name="jobboard-session")
+            self._state_thread.start()
+            self._client.add_listener(self._on_state)
+            if self._watching:
+                self._watch = ChildrenWatch(self._client, self.path, self._on_children,
+                                            allow_session_lost=True)
+        except _ZK_ERRORS as exc:
+            self._stop_client()
+            raise BoardUnavailable(f"cannot set up the jobboard at {self.path}: "
+                                   f"{exc}") from exc
+        return self
+
+    def close(self) -> None:
+        self._closed = True
+        with self._cond:
+            self._cond.notify_all()
+        self._stop_client()
+        self._states.put(None)
+
+    def __enter__(self) -> Board:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _stop_client(self) -> None:
+        # Listeners go first, or a deliberate stop is reported as a lost session.
+        for listener in list(self._client.state_listeners):
+            self._client.remove_listener(listener)
+        try:
+            self._client.stop()
+            self._client.close()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            LOG.debug("Closing the ZooKeeper client failed", exc_info=True)
+
+    @property
+    def client(self) -> kazoo_client.KazooClient:
+        return self._client
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._client.state == KazooState.CONNECTED)
+
+    @property
+    def session_id(self) -> int | None:
+        client_id = self._client.client_id
+        return None if client_id is None else int(client_id[0])
+
+    def add_state_listener(self, listener: Callable[[str], None]) -> None:
+        self._listeners.append(listener)
+
+    def _on_state(self, state: str) -> None:
+        # Runs on kazoo's connection thread: never block it.
+        if state == KazooState.LOST:
+            self._lost = True
+            name = LOST
+        elif state == KazooState.SUSPENDED:
+            name = SUSPENDED
+        else:
+            name = CONNECTED
+        if name != CONNECTED:
+            LOG.warning("ZooKeeper session %s", name.lower())
+        self._states.put(name)
+
+    def _state_loop(self) -> None:
+        while (state := self._states.get()) is not None:
+            self._after_state(state)
+
+    def _after_state(self, state: str) -> None:
+        if state == CONNECTED and self._lost:
+            # A new session: the old one's ephemeral nodes are gone.
+            self._lost = False
+            LOG.warning("ZooKeeper session re-established")
+            self._register_again()
+        for listener in list(self._listeners):
+            try:
+                listener(state)
+            except Exception:
+                LOG.exception("A jobboard state listener failed")
+        with self._cond:
+            self._changes += 1
+            self._cond.notify_all()
+
+    # the watch -------------------------------------------------------------
+
+    def _on_children(self, children: list[str]) -> bool | None:
+        if self._closed:
+            return False
+        names = frozenset(children)
+        with self._cond:
+            self._children = names
+            gone = [p for p in self._jobs if p.rsplit("/", 1)[1] not in names]
+            for path in gone:
+                del self._jobs[path]
+            self._bad &= {f"{self.path}/{n}" for n in names}
+            fresh = [f"{self.path}/{n}" for n in names
+                     if n.startswith(JOB_PREFIX) and not n.endswith(LOCK_SUFFIX)
+                     and f"{self.path}/{n}" not in self._jobs
+                     and f"{self.path}/{n}" not in self._reading
+                     and f"{self.path}/{n}" not in self._bad]
+            self._reading.update(fresh)
+            self._changes += 1
+            self._cond.notify_all()
+        for path in fresh:
+            request = self._client.get_async(path)
+            request.rawlink(lambda req, path=path: self._on_data(path, req))
+        return None
+
+    def _on_data(self, path: str, request: Any) -> None:
+        job: BoardJob | None = None
+        try:
+            data, stat = request.get()
+            job = _job_from_node(path, data, stat)
         except kazoo_exc.NoNodeError:
-            continue  # it went away between the listing and the read
-        except (KazooTimeoutError, kazoo_exc.KazooException) as exc:
-            raise JobsError(f"cannot read conductor {child}: {exc}") from exc
-        found.append(_conductor_info(child, data, stat))
-    return sorted(found, key=lambda c: (c.name, c.entity))
+            pass
+        except _ZK_ERRORS:
+            LOG.warning("Could not read job %s; it is read again on the next change",
+                        path, exc_info=True)
+        except (ValueError, TypeError, KeyError) as exc:
+            LOG.warning("Ignoring malformed job node %s: %s", path, exc)
+            with self._cond:
+                self._bad.add(path)
+        with self._cond:
+            self._reading.discard(path)
+            if job is not None and job.node in self._children:
+                self._jobs[path] = job
+            self._changes += 1
+            self._cond.notify_all()
+
+    # reading the board -----------------------------------------------------
+
+    def jobs(self) -> list[BoardJob]:
+        """Every known job, highest priority first, then in posting order."""
+        with self._cond:
+            return sorted(self._jobs.values(), key=lambda job: job.order)
+
+    def unclaimed(self) -> list[BoardJob]:
+        """Known jobs without a lock node, in claim order."""
+        with self._cond:
+            locks = self._children
+            found = [job for job in self._jobs.values()
+                     if job.node + LOCK_SUFFIX not in locks]
+        return sorted(found, key=lambda job: job.order)
+
+    def is_claimed(self, job: BoardJob) -> bool:
+        with self._cond:
+            return job.node + LOCK_SUFFIX in self._children
+
+    def find(self, uuid: str) -> BoardJob | None:
+        with self._cond:
+            for job in self._jobs.values():
+                if job.uuid == uuid:
+                    return job
+        return None
+
+    @property
+    def changes(self) -> int:
+        """A counter that grows with every change seen on the board."""
+        with self._cond:
+            return self._changes
+
+    def notify(self) -> None:
+        """Count a change, waking whoever waits for one (a slot freed, a stop...)."""
+        with self._cond:
+            self._changes += 1
+            self._cond.notify_all()
+
+    def wait_for_change(self, seen: int, timeout: float) -> int:
+        """Wait until ``changes`` passes ``seen`` (or ``timeout``); return it."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._changes != seen or self._closed, timeout)
+            return self._changes
+
+    # posting and claims ----------------------------------------------------
+
+    def post(self, *, uuid: str, name: str, details: Mapping[str, Any], book_uuid: str,
+             book_name: str, priority: str = "NORMAL") -> BoardJob:
+        data = encode_posting(uuid=uuid, name=name, details=details, book_uuid=book_uuid,
+                              book_name=book_name, priority=priority)
+        with self._errors("posting a job"):
+            path, stat = self._client.create(f"{self.path}/{JOB_PREFIX}", data,
+                                             sequence=True, include_data=True)
+        job = _job_from_node(path, data, stat)
+        if self._watching:
+            with self._cond:
+                self._jobs.setdefault(path, job)
+        return job
+
+    def claim(self, job: BoardJob) -> None:
+        """Create the job's lock node; ``Unclaimable`` if someone holds it or it is gone."""
+        owner = json.dumps({"owner": self.who}).encode()
+        with self._errors(f"claiming job {job.uuid}"):
+            txn = self._client.transaction()
+            txn.check(job.path, version=job.version)
+            txn.create(job.lock_path, owner, ephemeral=True)
+            failure = _failure(txn.commit())
+        if isinstance(failure, kazoo_exc.NodeExistsError):
+            raise Unclaimable(f"job {job.uuid} is claimed by another conductor")
+        if failure is not None:
+            raise Unclaimable(f"job {job.uuid} left the board ({type(failure).__name__})")
+
+    def holds(self, job: BoardJob) -> bool:
+        """Whether this board's current session holds the job's lock."""
+        return self._own_lock(job) is not None
+
+    def lock_owner(self, job: BoardJob) -> str | None:
+        """Who holds the job's claim now (read from ZooKeeper), or None."""
+        with self._errors(f"reading the claim of job {job.uuid}"):
+            try:
+                data, _stat = self._client.get(job.lock_path)
+            except kazoo_exc.NoNodeError:
+                return None
+        try:
+            owner = json.loads(data.decode("utf-8")).get("owner")
+        except (ValueError, AttributeError):
+            return "?"
+        return str(owner) if owner is not None else "?"
+
+    def lock_exists(self, job: BoardJob) -> bool:
+        with self._errors(f"reading the claim of job {job.uuid}"):
+            return self._client.exists(job.lock_path) is not None
+
+    def consume(self, job: BoardJob) -> None:
+        """Remove a finished job and its claim from the board."""
+        lock_version = self._require_lock(job)
+        with self._errors(f"removing finished job {job.uuid}"):
+            txn = self._client.transaction()
+            txn.delete(job.lock_path, version=lock_version)
+            txn.delete(job.path)
+            self._check(txn.commit(), job)
+        self._forget(job)
+
+    def abandon(self, job: BoardJob) -> None:
+        """Release the claim so another conductor may take the job."""
+        lock_version = self._require_lock(job)
+        with self._errors(f"releasing job {job.uuid}"):
+            txn = self._client.transaction()
+            txn.delete(job.lock_path, version=lock_version)
+            self._check(txn.commit(), job)
+
+    def trash(self, job: BoardJob) -> None:
+        """Move a job no conductor may run to the trash, with its posting."""
+        lock_version = self._require_lock(job)
+        with self._errors(f"trashing job {job.uuid}"):
+            data, _stat = self._client.get(job.path)
+            txn = self._client.transaction()
+            txn.create(f"{self.settings.trash_path}/{job.node}", data)
+            txn.delete(job.lock_path, version=lock_version)
+            txn.delete(job.path)
+            self._check(txn.commit(), job)
+        self._forget(job)
+
+    def _own_lock(self, job: BoardJob) -> int | None:
+        with self._errors(f"reading the claim of job {job.uuid}"):
+            try:
+                _data, stat = self._client.get(job.lock_path)
+            except kazoo_exc.NoNodeError:
+                return None
+        # Asked after the read: while disconnected kazoo knows no session, and
+        # the read may have waited for the connection to come back.
+        session = self.session_id
+        if session is None:
+            raise BoardUnavailable(f"job {job.uuid}: the ZooKeeper connection dropped "
+                                   "again; whose claim it is cannot be told now")
+        if stat.ephemeralOwner != session:
+            return None
+        return int(stat.version)
+
+    def _require_lock(self, job: BoardJob) -> int:
+        version = self._own_lock(job)
+        if version is None:
+            raise NotOwner(f"job {job.uuid}: this conductor's session does not hold "
+                           "its claim")
+        return version
+
+    def _check(self, results: list[Any], job: BoardJob) -> None:
+        failure = _failure(results)
+        if failure is not None:
+            raise NotOwner(f"job {job.uuid} changed under this conductor "
+                           f"({type(failure).__name__})")
+
+    def _forget(self, job: BoardJob) -> None:
+        with self._cond:
+            self._jobs.pop(job.path, None)
+
+    # conductors ------------------------------------------------------------
+
+    def register_conductor(self, name: str, metadata: Mapping[str, Any]) -> str:
+        """Announce a live conductor (an ephemeral node; again after a new session)."""
+        hostname = socket.gethostname()
+        entity = f"{name}@{hostname}:{os.getpid()}"
+        doc = {"kind": CONDUCTOR_KIND, "name": entity,
+               "metadata": {"hostname": hostname, "pid": os.getpid(), **metadata}}
+        self._entity = (entity, json.dumps(doc).encode())
+        self._register_again()
+        return entity
+
+    def _register_again(self) -> None:
+        if self._entity is None:
+            return
+        entity, data = self._entity
+        folder = f"{self.settings.entity_path}/{CONDUCTOR_KIND}"
+        try:
+            self._client.ensure_path(folder)
+            self._client.create(f"{folder}/{entity}", data, ephemeral=True)
+        except kazoo_exc.NodeExistsError:
+            pass
+        except _ZK_ERRORS:
+            LOG.warning("Could not register conductor %s; trying again on the next "
+                        "session", entity, exc_info=True)
+
+    def alive_conductors(self) -> list[ConductorInfo]:
+        """The conductors whose ephemeral entity nodes exist now, sorted by name."""
+        folder = f"{self.settings.entity_path}/{CONDUCTOR_KIND}"
+        try:
+            children = self._client.get_children(folder)
+        except kazoo_exc.NoNodeError:
+            return []
+        except _ZK_ERRORS as exc:
+            raise BoardUnavailable(f"cannot list conductors under {folder}: {exc}") from exc
+        found = []
+        for child in children:
+            try:
+                data, stat = self._client.get(f"{folder}/{child}")
+            except kazoo_exc.NoNodeError:
+                continue  # it went away between the listing and the read
+            except _ZK_ERRORS as exc:
+                raise BoardUnavailable(f"cannot read conductor {child}: {exc}") from exc
+            found.append(_conductor_info(child, data, stat))
+        return sorted(found, key=lambda c: (c.name, c.entity))
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except kazoo_exc.NoNodeError:
+            raise
+        except _ZK_ERRORS as exc:
+            detail = str(exc) or "no answer from ZooKeeper"
+            raise BoardUnavailable(f"{action} failed: {type(exc).__name__}: "
+                                   f"{detail}") from exc
+
+
+@contextmanager
+def open_jobboard(settings: JobboardSettings, who: str, *,
+                  watch: bool = True) -> Iterator[Board]:
+    """Connect a board, yield it, and close it afterwards."""
+    board = Board(settings, who, watch=watch).connect()
+    try:
+        yield board
+    finally:
+        board.close()
+
+
+def alive_conductors(board: Board) -> list[ConductorInfo]:
+    return board.alive_conductors()
+
+
+def _failure(results: list[Any]) -> BaseException | None:
+    """The error that failed a transaction (others report RolledBackError)."""
+    errors = [r for r in results if isinstance(r, Exception)]
+    for error in errors:
+        if not isinstance(error, kazoo_exc.RolledBackError):
+            return error
+    return errors[0] if errors else None
+
+
+def _job_from_node(path: str, data: bytes, stat: Any) -> BoardJob:
+    doc = json.loads(data.decode("utf-8"))
+    if not isinstance(doc, dict):
+        raise ValueError("the posting is not a JSON object")
+    node = path.rsplit("/", 1)[1]
+    details = doc.get("details") or {}
+    if not isinstance(details, dict):
+        raise ValueError("the posting's details are not an object")
+    return BoardJob(
+        path=path,
+        uuid=str(doc["uuid"]),
+        name=str(doc["name"]),
+        details=details,
+        priority=str(doc.get("priority") or "NORMAL"),
+        created_on=datetime.fromtimestamp(stat.ctime / 1000, UTC) if stat else None,
+        version=int(stat.version),
+        sequence=int(node[len(JOB_PREFIX):]),
+    )
 
 
 def _conductor_info(entity: str, data: bytes, stat: Any) -> ConductorInfo:

@@ -8,6 +8,7 @@ never acts on a job it does not understand.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,12 @@ _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 
 #: Key under ``FlowDetail.meta`` recording which registered flow a detail runs.
 FLOW_META_KEY = "orchestrator"
+
+#: The largest posting (the job node's data) this release writes. ZooKeeper
+#: refuses a request over ``jute.maxbuffer`` (1 MiB by default) and drops the
+#: connection that sent it; the margin leaves room for the path and the rest
+#: of the create request.
+MAX_POSTING_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -73,3 +80,32 @@ def flow_name_from_meta(meta: Mapping[str, Any] | None) -> str | None:
     if isinstance(entry, Mapping) and isinstance(entry.get("flow"), str):
         return str(entry["flow"])
     return None
+
+
+def encode_posting(*, uuid: str, name: str, details: Mapping[str, Any], book_uuid: str,
+                   book_name: str, priority: str) -> bytes:
+    """A job node's data, in the layout TaskFlow's ZooKeeper jobboard reads.
+
+    Raises ``ValueError`` for what JSON or UTF-8 cannot hold (NaN, a lone
+    surrogate...).
+    """
+    posting = {
+        "uuid": uuid,
+        "name": name,
+        "priority": priority,
+        "details": dict(details),
+        "book": {"name": book_name, "uuid": book_uuid},
+    }
+    text = json.dumps(posting, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"the job cannot be encoded as UTF-8: {exc.reason}") from exc
+
+
+def posting_size(spec: JobSpec, *, name: str, priority: str = "NORMAL") -> int:
+    """Bytes the posting of ``spec`` takes on the jobboard (ids are fixed-size)."""
+    placeholder = "00000000-0000-0000-0000-000000000000"
+    return len(encode_posting(uuid=placeholder, name=name, details=spec.to_details(),
+                              book_uuid=placeholder, book_name=f"job-{placeholder}",
+                              priority=priority))

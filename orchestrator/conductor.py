@@ -1,20 +1,25 @@
-"""The conductor: claims jobs from the jobboard and runs them with SQL persistence.
+"""The conductor: claims jobs from the jobboard and runs them, fenced, with SQL persistence.
 
-One subclass of TaskFlow's non-blocking conductor, changed where stock TaskFlow
-falls short:
+Where stock TaskFlow's conductor falls short, this one:
 
-* it builds only flows from the registry, by the name the job payload carries,
-  and never imports the factory path a flow detail names;
-* it runs only jobs that have a row in our job table (posted through us);
-* it records each job's outcome (SUCCESS, REVERTED, FAILED with the error);
-* a job that keeps hitting storage or execution errors is failed after
-  ``max_attempts`` claims instead of being handed back forever;
-* a flow already finished (its conductor died before consuming the job) is not
-  run again: TaskFlow would reset a REVERTED flow and run it from scratch;
-* a job whose cancellation was requested stops at its next task boundary and
-  reverts (stock TaskFlow can only suspend a flow, never revert it on request);
-* a job posted with a declarative flow document runs the flow built from the
-  copy in its job record, which a forged jobboard entry cannot supply.
+* learns of new and released jobs from one ZooKeeper watch instead of polling
+  every job, so a released claim is taken over as soon as its lock goes;
+* claims in two steps, the lock node then the record, whose UPDATE counts the
+  attempt before anything runs and returns the fencing token every later
+  write carries (``jobs.lifecycle``);
+* fences itself: while its session is suspended it starts no task, once the
+  session is lost it halts its engines at the next boundary and lets their
+  jobs go, and with a new session it registers again and claims afresh;
+* builds only flows from the registry, or from the document a job's record
+  carries, and leaves a job whose flow or commands it lacks to a conductor
+  that has them (recorded on the job), rather than failing it;
+* quarantines a job whose attempts keep killing their conductor, and runs a
+  job that lost its conductor twice in a row alone, so it cannot take other
+  jobs down with it;
+* never trashes a job it could not finish: storage trouble hands it back
+  with backoff, and a board operation ZooKeeper refused is retried once the
+  session is back;
+* hands back RUNNING records whose lock nobody holds (reconciliation).
 """
 
 from __future__ import annotations
@@ -23,38 +28,22 @@ import importlib.metadata
 import logging
 import threading
 import time
+from collections.abc import Callable
+from concurrent import futures
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-import taskflow.engines
-from taskflow import states
-from taskflow.conductors.backends import impl_nonblocking
-from taskflow.listeners import timing
-from taskflow.types import entity as tf_entity
-from taskflow.utils import misc
-
+import jobs
 import persistence
-from jobs import InvalidJobDetails, JobSpec, flow_name_from_meta
-from orchestrator import engines
 from orchestrator.errors import OrchestratorError
+from orchestrator.jobrun import BoardAction, CannotRun, JobContext, JobRunner
 from orchestrator.registry import FlowRegistry
-from orchestrator.service import CANCELLED_BEFORE_START
 
 LOG = logging.getLogger(__name__)
 
-_FINISHED_FLOW_STATES = {
-    states.SUCCESS: persistence.JobState.SUCCESS,
-    states.REVERTED: persistence.JobState.REVERTED,
-    states.FAILURE: persistence.JobState.FAILED,
-}
-
-
-class RejectedJob(OrchestratorError):
-    """The conductor refused to run a job; it is moved to the jobboard's trash."""
-
-
-class GaveUp(OrchestratorError):
-    """The job failed on every allowed attempt; it is moved to the trash."""
+# What is done to a posting on the board.
+_CONSUME, _ABANDON, _TRASH = "consume", "release", "trash"
 
 
 @dataclass(frozen=True)
@@ -67,274 +56,371 @@ class ConductorSettings:
     max_attempts: int = 5
     retry_delay: float = 1.0
     cancel_check_interval: float = 0.5
+    reconcile_interval: float = 10.0
 
 
-class FlowConductor(impl_nonblocking.NonBlockingConductor):
-    def __init__(
-        self,
-        settings: ConductorSettings,
-        jobboard: Any,
-        database: persistence.Database,
-        registry: FlowRegistry,
-    ) -> None:
+@dataclass
+class _Running:
+    job: jobs.BoardJob
+    context: JobContext
+    future: futures.Future[BoardAction]
+
+
+class Conductor:
+    """Claims and runs jobs until ``stop()``; ``run()`` returns once they are handed back."""
+
+    def __init__(self, settings: ConductorSettings, board: jobs.Board,
+                 database: persistence.Database, registry: FlowRegistry,
+                 can_run_document: Callable[[dict[str, Any]], str | None] | None = None
+                 ) -> None:
+        self.settings = settings
+        self._board = board
+        self._db = database
+        self._registry = registry
+        self._can_run_document = can_run_document or _document_problem
+        self._lifecycle = jobs.JobLifecycle(database, jobs.Policy(
+            max_attempts=settings.max_attempts, retry_delay=settings.retry_delay))
         engine_options: dict[str, Any] = {}
         if settings.engine == "parallel":
             engine_options = {"executor": "threaded", "max_workers": settings.engine_workers}
-        super().__init__(
-            settings.name,
-            jobboard,
-            persistence=database.taskflow_backend(),
-            engine=settings.engine,
-            engine_options=engine_options,
-            wait_timeout=settings.poll_interval,
-            max_simultaneous_jobs=settings.max_simultaneous_jobs,
-        )
-        self._settings = settings
-        self._db = database
-        self._registry = registry
-        self._engines: dict[str, Any] = {}
-        self._records: dict[str, persistence.JobRecord] = {}
-        self._engines_lock = threading.Lock()
+        self._runner = JobRunner(database, self._lifecycle, registry,
+                                 engine=settings.engine, engine_options=engine_options,
+                                 cancel_check_interval=settings.cancel_check_interval)
         self._stopping = threading.Event()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        super().stop()
-
-    @misc.cachedproperty
-    def conductor(self) -> Any:
-        """TaskFlow's entity for this conductor, with what operators want to see."""
-        entity = super().conductor
-        metadata = {
-            **entity.metadata,
-            "name": self.name,
-            "engine": self._settings.engine,
-            "max_simultaneous_jobs": self._settings.max_simultaneous_jobs,
-            "version": _version(),
-        }
-        return tf_entity.Entity(entity.kind, entity.name, metadata)
-
-    # TaskFlow seams --------------------------------------------------------
-
-    def _engine_from_job(self, job: Any) -> Any:
-        spec = self._spec(job)
-        flow_detail = self._flow_detail_from_job(job)
-        recorded = flow_name_from_meta(flow_detail.meta)
-        if recorded != spec.flow_name:
-            raise RejectedJob(
-                f"job {spec.job_id} names flow {spec.flow_name!r} but its flow "
-                f"detail records {recorded!r}"
-            )
-        with self._engines_lock:
-            record = self._records.get(job.uuid)
-        try:
-            flow = self._build_flow(spec, record)
-        except OrchestratorError as exc:
-            raise RejectedJob(f"job {spec.job_id}: {exc}") from exc
-        engine = taskflow.engines.load(
-            flow,
-            store=dict(spec.store),
-            flow_detail=flow_detail,
-            book=job.book,
-            backend=self._persistence,
-            engine=self._engine,
-            namespace=engines.NAMESPACE,
-            **{**self._engine_options,
-               engines.CANCEL_CHECK: _CancelCheck(self._db, spec.job_id,
-                                                  self._settings.cancel_check_interval)},
-        )
-        with self._engines_lock:
-            self._engines[job.uuid] = engine
-        return engine
-
-    def _listeners_from_job(self, job: Any, engine: Any) -> list[Any]:
-        listeners = super()._listeners_from_job(job, engine)
-        # Execute and revert timestamps per atom, for the job history.
-        listeners.append(timing.EventTimeListener(engine))
-        return listeners
-
-    def _dispatch_job(self, job: Any) -> bool:
-        spec = self._spec(job)
-        try:
-            record = self._claim_record(spec)
-        except persistence.PersistenceError as exc:
-            # Our database is unreachable: nothing ran and nothing can be recorded.
-            LOG.warning("Job %s: cannot read its record (%s); handing it back",
-                        spec.job_id, exc)
-            self._stopping.wait(self._settings.retry_delay)
-            return False
-        if record is None:
-            return True
-        try:
-            flow_detail = self._flow_detail_from_job(job)
-        except self.NO_CONSUME_EXCEPTIONS as exc:
-            return self._retry_or_give_up(spec, record, f"{type(exc).__name__}: {exc}")
-        if flow_detail.state in _FINISHED_FLOW_STATES:
-            # A conductor died after the flow ended but before recording it.
-            # TaskFlow would reset a REVERTED flow and run it all again.
-            state = _FINISHED_FLOW_STATES[flow_detail.state]
-            LOG.info("Job %s: its flow already ended %s; recording it", spec.job_id,
-                     flow_detail.state)
-            self._finish(spec.job_id, state, _failure_from_detail(flow_detail))
-            return True
-        LOG.info("Running job %s (%s), attempt %d", spec.job_id, spec.flow_name,
-                 record.attempts)
-        with self._engines_lock:
-            self._records[job.uuid] = record
-        try:
-            consume = bool(super()._dispatch_job(job))
-        except self.NO_CONSUME_EXCEPTIONS as exc:
-            # Storage trouble while loading the flow: worth another attempt.
-            return self._retry_or_give_up(spec, record, f"{type(exc).__name__}: {exc}")
-        except Exception as exc:
-            self._finish(spec.job_id, persistence.JobState.FAILED,
-                         f"{type(exc).__name__}: {exc}")
-            raise
-        finally:
-            with self._engines_lock:
-                engine = self._engines.pop(job.uuid, None)
-                self._records.pop(job.uuid, None)
-        return self._record_outcome(spec, record, engine, consume)
-
-    def _claim_record(self, spec: JobSpec) -> persistence.JobRecord | None:
-        """Mark the job RUNNING under this conductor; None if it already finished.
-
-        Raises RejectedJob for a job this conductor must never run.
-        """
-        refusal: str | None = None
-        record: persistence.JobRecord | None = None
-        with self._db.session() as session:
-            before = persistence.get_job(session, spec.job_id)
-            if before is None:
-                raise RejectedJob(
-                    f"job {spec.job_id} ({spec.flow_name}) was not posted through "
-                    "the orchestrator: it has no job record"
-                )
-            if before.flow_name != spec.flow_name:
-                raise RejectedJob(
-                    f"job {spec.job_id} names flow {spec.flow_name!r} on the "
-                    f"jobboard but {before.flow_name!r} in its record"
-                )
-            if before.state in persistence.TERMINAL_STATES:
-                LOG.info("Job %s already finished %s; consuming it", spec.job_id,
-                         before.state.value)
-                return None
-            if before.cancel_requested_at is not None and before.attempts == 0:
-                # Cancelled before it ever ran: there is nothing to revert.
-                persistence.finish_unstarted(session, spec.job_id,
-                                             persistence.JobState.REVERTED,
-                                             CANCELLED_BEFORE_START)
-                LOG.info("Job %s was cancelled before it started", spec.job_id)
-                return None
-            if before.document is not None or spec.flow_name in self._registry:
-                record = persistence.mark_claimed(session, spec.job_id, self.name)
-                if record is None:
-                    return None  # finished (cancelled) since it was read
-            else:
-                refusal = f"flow {spec.flow_name!r} is not registered on conductor {self.name}"
-                persistence.mark_finished(session, spec.job_id,
-                                          persistence.JobState.FAILED, refusal)
-        if refusal is not None:
-            raise RejectedJob(refusal)
-        return record
-
-    def _build_flow(self, spec: JobSpec, record: persistence.JobRecord | None) -> Any:
-        if record is None or record.document is None:
-            return self._registry.build(spec.flow_name)
-        # Imported here: only jobs posted with documents need the command catalog.
-        from orchestrator import declarative
-
-        name, flow = declarative.flow_from_data(record.document,
-                                                source=f"job {spec.job_id}'s document")
-        if name != spec.flow_name:
-            raise RejectedJob(f"job {spec.job_id} names flow {spec.flow_name!r} but its "
-                              f"document is {name!r}")
-        return flow
-
-    # outcome ---------------------------------------------------------------
-
-    def _record_outcome(self, spec: JobSpec, record: persistence.JobRecord,
-                        engine: Any, consume: bool) -> bool:
-        flow_state = engine.storage.get_flow_state() if engine is not None else None
-        if flow_state in _FINISHED_FLOW_STATES:
-            state = _FINISHED_FLOW_STATES[flow_state]
-            error = None if state is persistence.JobState.SUCCESS else _failure_summary(engine)
-            self._finish(spec.job_id, state, error)
-            LOG.info("Job %s finished %s", spec.job_id, state.value)
-            return True
-        if flow_state == states.SUSPENDED:
-            with self._db.session() as session:
-                persistence.mark_released(session, spec.job_id,
-                                          persistence.JobState.SUSPENDED)
-            LOG.info("Job %s suspended; handing it back", spec.job_id)
-            return False
-        error = _failure_summary(engine) or f"flow ended in state {flow_state}"
-        if consume:
-            # TaskFlow drops a job whose run raised something other than a storage
-            # or execution failure: it will not run again, so it has failed.
-            self._finish(spec.job_id, persistence.JobState.FAILED, error)
-            return True
-        return self._retry_or_give_up(spec, record, error)
-
-    def _retry_or_give_up(self, spec: JobSpec, record: persistence.JobRecord,
-                          error: str) -> bool:
-        """Hand the job back for another attempt, or fail it after max_attempts."""
-        if record.attempts >= self._settings.max_attempts:
-            self._finish(spec.job_id, persistence.JobState.FAILED,
-                         f"gave up after {record.attempts} attempts: {error}")
-            raise GaveUp(f"job {spec.job_id} gave up after {record.attempts} attempts")
-        delay = min(self._settings.retry_delay * 2 ** (record.attempts - 1), 60.0)
-        LOG.warning("Job %s attempt %d failed, handing it back in %.1fs: %s",
-                    spec.job_id, record.attempts, delay, error)
-        # Backing off while still holding the claim keeps every conductor off the
-        # job for that long; a stop request cuts the wait short.
-        self._stopping.wait(delay)
-        with self._db.session() as session:
-            persistence.mark_released(session, spec.job_id, persistence.JobState.POSTED,
-                                      error)
-        return False
-
-    def _finish(self, job_id: str, state: persistence.JobState, error: str | None) -> None:
-        with self._db.session() as session:
-            persistence.mark_finished(session, job_id, state, error)
-
-    def _spec(self, job: Any) -> JobSpec:
-        try:
-            return JobSpec.from_details(job.details)
-        except InvalidJobDetails as exc:
-            raise RejectedJob(f"job {job.uuid}: {exc}") from exc
+        self._connected = threading.Event()
+        self._lost = threading.Event()  # the session whose claims we hold ended
+        self._lock = threading.Lock()
+        self._running: dict[str, _Running] = {}
+        self._pending: list[tuple[jobs.BoardJob, str]] = []
+        # Posting path -> monotonic time before which it is not looked at again
+        # (None: not while this process lives).
+        self._skip: dict[str, float | None] = {}
+        self._needs_idle: set[str] = set()
+        self._db_retry_at = 0.0
+        self._db_down = False
+        self._next_reconcile = 0.0
+        if board.connected:
+            self._connected.set()
+        board.add_state_listener(self._on_session)
 
     @property
     def name(self) -> str:
-        return str(self._name)
+        return self.settings.name
 
+    def stop(self) -> None:
+        """Stop claiming; running flows suspend at their next task boundary.
 
-class _CancelCheck:
-    """Whether a job's cancellation was requested, asked of the database at most
-    once per ``interval`` seconds, so short tasks do not each pay for a query."""
+        Safe in a signal handler: it takes no lock the loop may hold.
+        """
+        self._stopping.set()
+        self._board.notify()
 
-    def __init__(self, database: persistence.Database, job_id: str, interval: float) -> None:
-        self._db = database
-        self._job_id = job_id
-        self._interval = interval
-        self._checked_at = -float("inf")
-        self._reason: str | None = None
+    # session ---------------------------------------------------------------
 
-    def __call__(self) -> str | None:
+    def _on_session(self, state: str) -> None:
+        if state == jobs.CONNECTED:
+            self._connected.set()
+            if self._lost.is_set():
+                # A new session: claims are made afresh from here on.
+                self._lost = threading.Event()
+        else:
+            self._connected.clear()
+        if state == jobs.LOST:
+            with self._lock:
+                running = list(self._running.values())
+                lost = self._lost
+            lost.set()
+            for item in running:
+                item.context.claim.fence.abort.set()
+            if running:
+                LOG.warning("ZooKeeper session lost: %d running job(s) stop at their "
+                            "next task boundary and are handed back", len(running))
+
+    # the loop --------------------------------------------------------------
+
+    def run(self) -> None:
+        entity = self._board.register_conductor(self.name, {
+            "name": self.name,
+            "engine": self.settings.engine,
+            "max_simultaneous_jobs": self.settings.max_simultaneous_jobs,
+            "version": _version(),
+        })
+        LOG.info("Conductor registered as %s", entity)
+        workers = futures.ThreadPoolExecutor(self.settings.max_simultaneous_jobs,
+                                             thread_name_prefix=f"job-{self.name}")
+        seen = -1
+        try:
+            while not self._stopping.is_set():
+                self._collect_finished()
+                if self._connected.is_set():
+                    self._retry_pending()
+                    self._reconcile_now_and_then()
+                    self._dispatch(workers)
+                seen = self._board.wait_for_change(seen, self.settings.poll_interval)
+        finally:
+            self._stopping.set()
+            with self._lock:
+                for running in self._running.values():
+                    # A write waiting through a database outage gives up: the
+                    # job is handed back rather than holding the stop up.
+                    running.context.claim.fence.abort.set()
+            workers.shutdown(wait=True)
+            self._collect_finished()
+            if self._connected.is_set():
+                self._retry_pending()
+
+    def _dispatch(self, workers: futures.ThreadPoolExecutor) -> None:
         now = time.monotonic()
-        if self._reason is None and now - self._checked_at >= self._interval:
-            self._checked_at = now
+        if now < self._db_retry_at:
+            return
+        with self._lock:
+            busy = len(self._running)
+            isolated = any(r.context.claim.isolated for r in self._running.values())
+        free = 0 if isolated else self.settings.max_simultaneous_jobs - busy
+        if free <= 0:
+            return
+        waiting = self._board.unclaimed()
+        idle_wanted = any(job.path in self._needs_idle for job in waiting)
+        for job in waiting:
+            if free <= 0 or self._stopping.is_set():
+                return
+            if not self._due(job, now):
+                continue
+            # A job that must run alone waits for this conductor to drain;
+            # meanwhile no other job starts here.
+            if busy and (idle_wanted or job.path in self._needs_idle):
+                continue
+            started = self._try_job(job, busy, workers)
+            if started is None:
+                if now < self._db_retry_at:
+                    return
+                continue
+            busy += 1
+            free = 0 if started.isolated else free - 1
+
+    def _due(self, job: jobs.BoardJob, now: float) -> bool:
+        if job.path not in self._skip:
+            return True
+        until = self._skip[job.path]
+        if until is not None and until <= now:
+            del self._skip[job.path]
+            return True
+        return False
+
+    def _try_job(self, job: jobs.BoardJob, busy: int,
+                 workers: futures.ThreadPoolExecutor) -> jobs.Claim | None:
+        try:
+            spec = jobs.JobSpec.from_details(job.details)
+        except jobs.InvalidJobDetails as exc:
+            self._trash(job, f"job {job.uuid}: {exc}")
+            return None
+        problem = self._cannot_run(spec, job)
+        if problem is not None:
+            self._pass_over(job, spec, problem)
+            return None
+        try:
+            self._board.claim(job)
+        except jobs.Unclaimable:
+            return None
+        except jobs.BoardUnavailable as exc:
+            LOG.warning("Cannot claim job %s: %s", spec.job_id, exc)
+            return None
+        try:
+            outcome = self._lifecycle.claim(spec.job_id, job.uuid, self.name, busy=busy)
+        except persistence.PersistenceError as exc:
+            # Nothing was counted: the database did not answer. Let others try,
+            # and look at the board again once the database may be back.
+            log = LOG.debug if self._db_down else LOG.warning
+            log("Cannot claim job %s in the database (%s); releasing it and claiming "
+                "nothing until the database answers", spec.job_id, exc)
+            self._db_down = True
+            self._db_retry_at = time.monotonic() + max(1.0, self.settings.retry_delay)
+            self._board_op(job, _ABANDON)
+            return None
+        if self._db_down:
+            LOG.warning("The database answers again; claiming jobs")
+            self._db_down = False
+        if isinstance(outcome, jobs.Claim):
+            self._needs_idle.discard(job.path)
+            self._start(job, spec, outcome, workers)
+            return outcome
+        if isinstance(outcome, jobs.Refused):
+            self._trash(job, f"job {spec.job_id}: {outcome.reason}", claimed=True)
+        elif isinstance(outcome, jobs.Finished):
+            LOG.info("Job %s already finished %s; removing it from the board",
+                     spec.job_id, outcome.record.state.value)
+            self._board_op(job, _CONSUME)
+        else:
+            self._board_op(job, _ABANDON)
+            self._defer(job, outcome)
+        return None
+
+    def _defer(self, job: jobs.BoardJob, outcome: jobs.NotYet) -> None:
+        if outcome.needs_idle:
+            self._needs_idle.add(job.path)
+            LOG.info("Job %s waits for this conductor to be idle: %s", job.uuid,
+                     outcome.reason)
+            return
+        delay = 0.5
+        if outcome.until is not None:
+            delay = max((outcome.until - datetime.now(UTC)).total_seconds(), 0.0)
+        self._skip[job.path] = time.monotonic() + delay
+
+    def _cannot_run(self, spec: jobs.JobSpec, job: jobs.BoardJob) -> str | None:
+        """Why this conductor cannot run the job (it lacks the flow...), or None."""
+        if spec.flow_name in self._registry:
+            return None
+        try:
+            with self._db.session() as session:
+                record = persistence.get_job(session, spec.job_id)
+        except persistence.PersistenceError:
+            return None  # the claim finds out (and copes with) the database
+        if record is None or record.board_job_id != job.uuid:
+            return None  # not a job of ours: the claim refuses and trashes it
+        if record.document is not None:
+            return self._can_run_document(record.document)
+        return f"flow {spec.flow_name!r} is not registered on conductor {self.name}"
+
+    def _pass_over(self, job: jobs.BoardJob, spec: jobs.JobSpec, reason: str) -> None:
+        LOG.warning("Leaving job %s to other conductors: %s", spec.job_id, reason)
+        try:
+            self._lifecycle.record_pass(spec.job_id, job.uuid, self.name, reason)
+        except persistence.PersistenceError as exc:
+            LOG.warning("Cannot record that job %s was passed over: %s", spec.job_id, exc)
+            self._skip[job.path] = time.monotonic() + max(1.0, self.settings.retry_delay)
+            return
+        self._skip[job.path] = None
+
+    def _trash(self, job: jobs.BoardJob, reason: str, *, claimed: bool = False) -> None:
+        LOG.warning("Refusing %s: %s; moving it to the jobboard's trash", job.path, reason)
+        if not claimed:
             try:
-                with self._db.session() as session:
-                    requested = persistence.is_cancel_requested(session, self._job_id)
-            except persistence.PersistenceError as exc:
-                # The next boundary asks again; a failed check must not fail the job.
-                LOG.warning("Job %s: cannot check for cancellation: %s", self._job_id, exc)
-                return None
-            if requested:
-                LOG.info("Job %s was cancelled; reverting it", self._job_id)
-                self._reason = "job cancelled by request"
-        return self._reason
+                self._board.claim(job)
+            except (jobs.Unclaimable, jobs.BoardUnavailable):
+                return
+        self._board_op(job, _TRASH)
+
+    # running ---------------------------------------------------------------
+
+    def _start(self, job: jobs.BoardJob, spec: jobs.JobSpec, claim: jobs.Claim,
+               workers: futures.ThreadPoolExecutor) -> None:
+        context = JobContext(claim=claim, spec=spec, lost=self._lost,
+                             connected=self._connected, stopping=self._stopping)
+        if self._stopping.is_set():
+            claim.fence.abort.set()
+        future = workers.submit(self._run_job, context)
+        with self._lock:
+            self._running[job.path] = _Running(job, context, future)
+        # Wake the loop: the slot is free and the board needs telling.
+        future.add_done_callback(lambda _f: self._board.notify())
+
+    def _run_job(self, context: JobContext) -> BoardAction:
+        try:
+            return self._runner.run(context)
+        except CannotRun as exc:
+            self._pass_over_running(context, str(exc))
+            return BoardAction.ABANDON
+        except Exception:
+            LOG.exception("Job %s: the run failed unexpectedly; handing it back",
+                          context.spec.job_id)
+            return BoardAction.ABANDON
+
+    def _pass_over_running(self, context: JobContext, reason: str) -> None:
+        spec = context.spec
+        posting = context.claim.record.board_job_id or ""
+        try:
+            self._lifecycle.record_pass(spec.job_id, posting, self.name, reason)
+        except persistence.PersistenceError:
+            LOG.warning("Cannot record that job %s was passed over", spec.job_id)
+        LOG.warning("Leaving job %s to other conductors: %s", spec.job_id, reason)
+        with self._lock:
+            for path, running in self._running.items():
+                if running.context is context:
+                    self._skip[path] = None
+
+    def _collect_finished(self) -> None:
+        with self._lock:
+            done = [(path, r) for path, r in self._running.items() if r.future.done()]
+            for path, _r in done:
+                del self._running[path]
+        for _path, running in done:
+            action = running.future.result()
+            if action is BoardAction.CONSUME:
+                self._board_op(running.job, _CONSUME)
+            else:
+                # Handed back, or taken over: a lock this session still holds
+                # only keeps others off the posting (the release checks whose
+                # lock it is, and a lock a lost session held is gone anyway).
+                self._board_op(running.job, _ABANDON)
+
+    # board operations, retried while ZooKeeper is away -----------------------
+
+    def _board_op(self, job: jobs.BoardJob, op: str) -> None:
+        try:
+            self._apply(job, op)
+        except jobs.BoardUnavailable as exc:
+            LOG.warning("Cannot %s job %s on the board now (%s); retrying once the "
+                        "session is back", op, job.uuid, exc)
+            self._pending.append((job, op))
+        except jobs.NotOwner:
+            LOG.info("Job %s: the claim is no longer this conductor's; leaving the "
+                     "board as it is", job.uuid)
+
+    def _apply(self, job: jobs.BoardJob, op: str) -> None:
+        if op == _CONSUME:
+            self._board.consume(job)
+        elif op == _ABANDON:
+            self._board.abandon(job)
+        else:
+            self._board.trash(job)
+
+    def _retry_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        for job, op in pending:
+            try:
+                self._apply(job, op)
+            except jobs.BoardUnavailable:
+                self._pending.append((job, op))
+            except jobs.NotOwner as exc:
+                LOG.info("Job %s: not retrying to %s it: %s", job.uuid, op, exc)
+            else:
+                LOG.info("Job %s: %s done now that ZooKeeper is back", job.uuid, op)
+
+    # reconciliation ----------------------------------------------------------
+
+    def _reconcile_now_and_then(self) -> None:
+        now = time.monotonic()
+        if now < self._next_reconcile:
+            return
+        self._next_reconcile = now + self.settings.reconcile_interval
+        grace = max(5.0, 3 * self._board.settings.session_timeout)
+        try:
+            handed_back = self._lifecycle.reconcile(self._held, grace)
+        except persistence.PersistenceError as exc:
+            LOG.debug("Reconciliation skipped: %s", exc)
+            return
+        for job_id in handed_back:
+            LOG.warning("Job %s was RUNNING with no conductor holding it; handed back",
+                        job_id)
+
+    def _held(self, record: persistence.JobRecord) -> bool | None:
+        if record.board_job_id is None:
+            return None
+        job = self._board.find(record.board_job_id)
+        if job is None:
+            return None
+        return self._board.is_claimed(job)
+
+
+def _document_problem(document: dict[str, Any]) -> str | None:
+    """Why this conductor cannot build a job's flow document, or None."""
+    from orchestrator import declarative
+
+    try:
+        declarative.flow_from_data(document, source="the job's document")
+    except OrchestratorError as exc:
+        return str(exc)
+    return None
 
 
 def _version() -> str:
@@ -344,22 +430,3 @@ def _version() -> str:
         return "unknown"
 
 
-def _failure_summary(engine: Any) -> str | None:
-    if engine is None:
-        return None
-    failures = engine.storage.get_execute_failures()
-    if failures:
-        atom, failure = next(iter(failures.items()))
-        return f"{atom}: {failure.exception_str}" if failure.exception_str else atom
-    error = getattr(engine, "last_error", None)
-    if error is not None:
-        return f"{type(error).__name__}: {error}"
-    return None
-
-
-def _failure_from_detail(flow_detail: Any) -> str | None:
-    for atom in flow_detail:
-        failure = getattr(atom, "failure", None)
-        if failure is not None:
-            return f"{atom.name}: {failure.exception_str}"
-    return None

@@ -9,7 +9,7 @@ from types import FrameType
 
 import jobs
 import persistence
-from orchestrator.conductor import ConductorSettings, FlowConductor
+from orchestrator.conductor import Conductor, ConductorSettings
 from orchestrator.errors import ServiceUnavailable
 from orchestrator.registry import FlowRegistry
 from orchestrator.service import check_schema
@@ -27,16 +27,15 @@ def run_conductor(
     """Serve until SIGTERM/SIGINT (or ``stop`` is set); return once jobs are handed back."""
     check_schema(database)
     try:
-        with jobs.open_jobboard(board_settings, settings.name,
-                                database.taskflow_backend()) as board:
-            _serve(FlowConductor(settings, board, database, registry),
+        with jobs.open_jobboard(board_settings, settings.name) as board:
+            _serve(Conductor(settings, board, database, registry),
                    settings, registry, board_settings, stop)
     except jobs.BoardUnavailable as exc:
         raise ServiceUnavailable(str(exc)) from exc
 
 
 def _serve(
-    conductor: FlowConductor,
+    conductor: Conductor,
     settings: ConductorSettings,
     registry: FlowRegistry,
     board_settings: jobs.JobboardSettings,

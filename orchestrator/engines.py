@@ -1,19 +1,30 @@
-"""TaskFlow engines that remember what ended a run and can be cancelled.
+"""TaskFlow engines that remember what ended a run, can be cancelled, and halt.
 
 TaskFlow's conductor catches whatever a run raises and only logs it; a failure
 outside any task (a result the database refuses, a storage error) then leaves
 no trace in the flow's state. These engines keep the exception, so the job
 record can say why the job failed. They are loaded through TaskFlow's own
-engine seam: ``engines.load(..., namespace=NAMESPACE)``. Given the
-``cancel_check`` option, they stop a cancelled job at its next task boundary.
+engine seam: ``engines.load(..., namespace=NAMESPACE)``.
+
+Given the ``cancel_check`` option, a callable asked before every task starts
+(or reverts), they stop a cancelled job at its next task boundary. The same
+callable may raise ``EngineHalted``: the conductor no longer holds the job (or
+may not act on it now), so no task starts and nothing is reverted.
+
+A run ended by the infrastructure (a halt, a refused or impossible write) does
+not mark the flow FAILED, as TaskFlow would: the flow is not at fault, and its
+next owner resumes it where it stopped.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import futurist
+from taskflow import exceptions as tf_exc
+from taskflow import states as tf_states
 from taskflow.engines.action_engine import engine as action_engine
 from taskflow.engines.action_engine import executor as tf_executor
 from taskflow.types import failure as tf_failure
@@ -27,6 +38,27 @@ CANCEL_CHECK = "cancel_check"
 
 class JobCancelled(Exception):
     """The job was cancelled; its flow reverts what it did."""
+
+
+class EngineHalted(Exception):
+    """The engine stopped before a task because its job may not go on here."""
+
+
+#: Exceptions that end a run through no fault of the flow. ``persistence``
+#: errors (a lost claim, an unreachable database) join these at load time.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (EngineHalted,
+                                                          tf_exc.StorageFailure)
+
+
+def is_infrastructure_error(exc: BaseException | None,
+                            kinds: tuple[type[BaseException], ...] | None = None) -> bool:
+    """Whether ``exc`` (or every failure it wraps) is an infrastructure error."""
+    kinds = kinds or INFRASTRUCTURE_ERRORS
+    if exc is None:
+        return False
+    if isinstance(exc, tf_exc.WrappedFailure):
+        return all(f.check(*kinds) is not None for f in exc)
+    return isinstance(exc, kinds)
 
 
 class CancellingExecutor(tf_executor.TaskExecutor):
@@ -61,6 +93,9 @@ class CancellingExecutor(tf_executor.TaskExecutor):
                     failures: Any, progress_callback: Any = None) -> Any:
         if isinstance(result, tf_failure.Failure) and result.check(JobCancelled):
             return _done(task, (tf_executor.REVERTED, None))
+        # A revert is a task boundary too: it may halt (EngineHalted), while a
+        # cancellation changes nothing for a flow already reverting.
+        self._cancel_check()
         return self._inner.revert_task(task, task_uuid, arguments, result, failures,
                                        progress_callback=progress_callback)
 
@@ -70,6 +105,10 @@ def _done(task: Any, outcome: Any) -> Any:
     future.set_result(outcome)
     future.atom = task
     return future
+
+
+#: Engine option: the exception types that end a run without failing the flow.
+INFRASTRUCTURE = "infrastructure_errors"
 
 
 class _RecordsErrors:
@@ -89,6 +128,15 @@ class _RecordsErrors:
         except BaseException as exc:
             self.last_error = exc
             raise
+
+    def _change_state(self, state: Any) -> Any:
+        # TaskFlow marks the flow FAILURE on any exception; for one raised by
+        # the infrastructure that would make the next owner record a failure
+        # the flow never had.
+        if state == tf_states.FAILURE and is_infrastructure_error(
+                sys.exc_info()[1], self._options.get(INFRASTRUCTURE)):
+            return None
+        return super()._change_state(state)  # type: ignore[misc]
 
     def compile(self) -> Any:
         return self._recording(super().compile)  # type: ignore[misc]

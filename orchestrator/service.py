@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -72,10 +72,12 @@ class ConductorStatus:
 
 @dataclass(frozen=True)
 class JobHistory:
-    """What happened to a job: its record and its tasks in execution order."""
+    """What happened to a job: its record, its tasks in execution order, and the
+    conductors that left it to others (they lack its flow or a command)."""
 
     record: JobRecord
     tasks: list[TaskHistory]
+    passed_over: list[persistence.JobPass] = field(default_factory=list)
 
 
 class Orchestrator:
@@ -97,7 +99,8 @@ class Orchestrator:
         self._stack = contextlib.ExitStack()
         if close_database:
             self._stack.callback(database.close)
-        self._board: Any = None
+        self._board: jobs.Board | None = None
+        self._lifecycle = jobs.JobLifecycle(database)
         # The API calls the service from several threads; one board serves them all.
         self._board_lock = threading.Lock()
         self._schema_checked = False
@@ -177,8 +180,8 @@ class Orchestrator:
             if earlier is not None:
                 return Posted(earlier, created=False)
         try:
-            record = jobs.post_job(
-                self._db, self._jobboard(), flow_name=name, flow_label=label,
+            record = self._lifecycle.post(
+                self._jobboard(), flow_name=name, flow_label=label,
                 store=store, priority=priority, idempotency_key=idempotency_key,
                 document=document)
         except persistence.DuplicateIdempotencyKey:
@@ -201,21 +204,19 @@ class Orchestrator:
         claimed. A finished job cannot be cancelled: ``JobFinished``.
         """
         self._check_schema()
-        with self._db.session() as session:
-            record = persistence.request_cancel(session, job_id)
-            if record is None:
+        record = self._lifecycle.request_cancel(job_id)
+        if record is None:
+            with self._db.session() as session:
                 existing = persistence.get_job(session, job_id)
-                if existing is None:
-                    raise JobNotFound(job_id)
-                raise JobFinished(job_id, existing.state.value)
-            unstarted = persistence.finish_unstarted(
-                session, job_id, JobState.REVERTED, CANCELLED_BEFORE_START)
-        return unstarted or record
+            if existing is None:
+                raise JobNotFound(job_id)
+            raise JobFinished(job_id, existing.state.value)
+        return record
 
     def conductors(self) -> list[ConductorStatus]:
         """The conductors alive now (registered in ZooKeeper), by name."""
         try:
-            alive = jobs.alive_conductors(self._jobboard())
+            alive = self._jobboard().alive_conductors()
         except jobs.JobsError as exc:
             raise ServiceUnavailable(str(exc)) from exc
         self._check_schema()
@@ -238,8 +239,11 @@ class Orchestrator:
         first: a job that is terminal in it has every task's final state.
         """
         record = self.get_job(job_id)
+        with self._db.session() as session:
+            passes = persistence.job_passes(session, job_id)
         return JobHistory(record=record,
-                          tasks=persistence.job_tasks(self._db, record.flow_detail_id))
+                          tasks=persistence.job_tasks(self._db, record.flow_detail_id),
+                          passed_over=passes)
 
     def list_jobs(self, *, states: Collection[JobState] | None = None,
                   flow_name: str | None = None, since: datetime | None = None,
@@ -304,17 +308,16 @@ class Orchestrator:
 
     # internals -------------------------------------------------------------
 
-    def _jobboard(self) -> Any:
+    def _jobboard(self) -> jobs.Board:
         with self._board_lock:
             return self._open_jobboard()
 
-    def _open_jobboard(self) -> Any:
+    def _open_jobboard(self) -> jobs.Board:
         if self._board is None:
             try:
                 self._board = self._stack.enter_context(
                     jobs.open_jobboard(self._board_settings, self._client_name,
-                                       self._db.taskflow_backend())
-                )
+                                      watch=False))
             except jobs.BoardUnavailable as exc:
                 raise ServiceUnavailable(str(exc)) from exc
         return self._board
@@ -343,7 +346,7 @@ class Orchestrator:
             self._schema_checked = True
 
 
-CANCELLED_BEFORE_START = "cancelled before any conductor started it"
+CANCELLED_BEFORE_START = jobs.CANCELLED_BEFORE_START
 
 
 def _check_idempotency_key(key: object) -> None:

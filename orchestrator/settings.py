@@ -84,4 +84,5 @@ def conductor_settings(conf: cfg.ConfigOpts, name: str | None = None) -> Conduct
         max_attempts=group.max_attempts,
         retry_delay=group.retry_delay,
         cancel_check_interval=group.cancel_check_interval,
+        reconcile_interval=group.reconcile_interval,
     )

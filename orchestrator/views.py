@@ -93,6 +93,8 @@ def history_dict(history: JobHistory, *, traceback: bool = False) -> dict[str, A
     return {
         **job_summary_dict(history.record),
         "tasks": [task_dict(t, traceback=traceback) for t in history.tasks],
+        "passed_over": [{"conductor": p.conductor, "reason": p.reason,
+                         "passed_at": _ts(p.passed_at)} for p in history.passed_over],
     }
 
 

@@ -15,7 +15,8 @@ from taskflow.persistence.base import Backend
 from persistence import schema
 from persistence.engine import create_engine, mask_url
 from persistence.errors import PersistenceError, SchemaError
-from persistence.taskflow_backend import CachedConnectionBackend
+from persistence.fencing import Fence
+from persistence.taskflow_backend import CachedConnectionBackend, FencedBackend, TaskflowTables
 
 # Errors after which the same call may work later: the server was unreachable
 # or dropped the connection, or the pool was exhausted.
@@ -42,6 +43,8 @@ class Database:
         self._sessions = sessionmaker(bind=self._engine, expire_on_commit=False)
         self._backend: CachedConnectionBackend | None = None
         self._backend_lock = threading.Lock()
+        # Shared by every fenced backend: building table metadata is costly.
+        self._taskflow_tables: TaskflowTables | None = None
 
     @property
     def engine(self) -> Engine:
@@ -71,8 +74,14 @@ class Database:
         finally:
             session.close()
 
-    def taskflow_backend(self) -> Backend:
-        """TaskFlow's SQLAlchemy backend on this engine (built once)."""
+    def taskflow_backend(self, fence: Fence | None = None) -> Backend:
+        """TaskFlow's SQLAlchemy backend on this engine.
+
+        Without ``fence``: the one unfenced backend (built once), for posting,
+        reads and history. With ``fence``: a new light ``FencedBackend`` whose
+        writes the database refuses once a newer claim of ``fence.job_id``
+        exists; keep it for as long as the claim.
+        """
         with self._backend_lock:
             if self._backend is None:
                 # TaskFlow only reads "connection" when it builds its own
@@ -80,7 +89,12 @@ class Database:
                 self._backend = CachedConnectionBackend(
                     {"connection": self.url}, engine=self._engine
                 )
-            return self._backend
+            if fence is None:
+                return self._backend
+            if self._taskflow_tables is None:
+                self._taskflow_tables = TaskflowTables.build()
+            return FencedBackend(self._engine, self._taskflow_tables, fence,
+                                 self._backend, _TRANSIENT_ERRORS)
 
     def upgrade(self) -> None:
         """Create or upgrade TaskFlow's tables, then ours; a no-op when current."""

@@ -41,3 +41,20 @@ class DuplicateIdempotencyKey(PersistenceError):
     def __init__(self, key: str) -> None:
         super().__init__(f"a job with idempotency key {key!r} already exists")
         self.key = key
+
+
+class ClaimLost(PersistenceError):
+    """A newer claim holds the job: this write, made under an older claim, was refused."""
+
+    def __init__(self, job_id: str, epoch: int, message: str | None = None) -> None:
+        super().__init__(message or (
+            f"job {job_id}: the claim with epoch {epoch} is no longer current; "
+            "the write was refused"))
+        self.job_id = job_id
+        self.epoch = epoch
+
+
+class StorageUnavailable(PersistenceError):
+    """The database stayed unreachable and the write was given up."""
+
+    retryable = True

@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     DateTime,
     Dialect,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -100,6 +101,30 @@ class JobRow(Base):
     cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The declarative flow document of a job posted with one, not by name.
     document: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The fencing token: every claim's own UPDATE increments it, and every write
+    # made for a claimed job requires the value its claim returned.
+    claim_epoch: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
+    # No conductor claims the job before this time (backoff between attempts).
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Consecutive attempts whose conductor was lost without reporting back.
+    lost_streak: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
+
+
+class JobPassRow(Base):
+    """A conductor that left a job to others, and why (it lacks the flow...)."""
+
+    __tablename__ = "orchestrator_job_passes"
+
+    job_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("orchestrator_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    conductor: Mapped[str] = mapped_column(String(255), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    passed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 metadata = Base.metadata

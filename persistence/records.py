@@ -27,7 +27,7 @@ TERMINAL_STATES: frozenset[JobState] = frozenset(
     {JobState.SUCCESS, JobState.REVERTED, JobState.FAILED}
 )
 
-# States a claimed job may be handed back in (see ``mark_released``).
+# States a claimed job may be handed back in (see ``jobs.lifecycle``).
 RELEASE_STATES: frozenset[JobState] = frozenset({JobState.POSTED, JobState.SUSPENDED})
 
 # Jobboard priorities, highest first (TaskFlow's ``JobPriority`` names).
@@ -56,7 +56,19 @@ class JobRecord:
     idempotency_key: str | None = None
     cancel_requested_at: datetime | None = None
     document: dict[str, Any] | None = None
+    claim_epoch: int = 0
+    not_before: datetime | None = None
+    lost_streak: int = 0
 
     @property
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_STATES
+
+
+@dataclass(frozen=True)
+class JobPass:
+    """A conductor that left a job to others: it lacks the flow, a command..."""
+
+    conductor: str
+    reason: str
+    passed_at: datetime

@@ -1,207 +1,35 @@
 """Job history queries. Each takes a ``Session`` and never commits.
 
-Statements go through the Core table rather than ORM objects: every write is
-one atomic UPDATE, and no stale object can linger in a session's identity map.
+Only reads live here: every write to the job tables belongs to the job
+lifecycle (``jobs.lifecycle``), which uses ``JOBS``, ``PASSES`` and
+``record_from_row``. Statements go through the Core tables rather than ORM
+objects, so no stale object can linger in a session's identity map.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    CursorResult,
     Table,
     and_,
-    case,
-    delete,
     func,
-    insert,
     literal,
     or_,
     select,
-    update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from persistence.errors import DuplicateIdempotencyKey, JobNotFound
-from persistence.models import JobRow
-from persistence.records import RELEASE_STATES, TERMINAL_STATES, JobRecord, JobState
+from persistence.models import JobPassRow, JobRow
+from persistence.records import JobPass, JobRecord, JobState
 
-_jobs = cast(Table, JobRow.__table__)
+#: The job table and the table of conductors that passed a job over.
+JOBS = cast(Table, JobRow.__table__)
+PASSES = cast(Table, JobPassRow.__table__)
+_jobs = JOBS
 _c = _jobs.c
-_TERMINAL_VALUES = sorted(s.value for s in TERMINAL_STATES)
-
-
-def add_job(
-    session: Session,
-    *,
-    job_id: str,
-    flow_name: str,
-    store: Mapping[str, Any],
-    logbook_id: str,
-    flow_detail_id: str,
-    priority: str = "NORMAL",
-    idempotency_key: str | None = None,
-    document: Mapping[str, Any] | None = None,
-) -> JobRecord:
-    """Record a new job in state POSTING (before it reaches the jobboard).
-
-    A second job with the same ``idempotency_key`` violates a unique index:
-    ``DuplicateIdempotencyKey``, after which the session must be rolled back.
-    """
-    now = _now()
-    values: dict[str, Any] = {
-        "id": job_id,
-        "flow_name": flow_name,
-        "state": JobState.POSTING.value,
-        "store": dict(store),
-        "created_at": now,
-        "updated_at": now,
-        "started_at": None,
-        "finished_at": None,
-        "attempts": 0,
-        "owner": None,
-        "logbook_id": logbook_id,
-        "flow_detail_id": flow_detail_id,
-        "board_job_id": None,
-        "last_error": None,
-        "priority": priority,
-        "idempotency_key": idempotency_key,
-        "cancel_requested_at": None,
-        "document": None if document is None else dict(document),
-    }
-    try:
-        session.execute(insert(_jobs).values(**values))
-    except IntegrityError as exc:
-        # The id is a fresh UUID and every column is given: only the key's
-        # unique index can object. The transaction is now unusable (on
-        # PostgreSQL), so the caller looks the other job up in a new one.
-        if idempotency_key is not None:
-            raise DuplicateIdempotencyKey(idempotency_key) from exc
-        raise
-    return _record(values)
-
-
-def mark_posted(session: Session, job_id: str, board_job_id: str) -> None:
-    """Note the jobboard id; POSTING becomes POSTED.
-
-    A conductor may have claimed the job before the poster got here: any
-    later state is kept and only the board id is set.
-    """
-    posting = JobState.POSTING.value
-    new_state = case((_c.state == posting, JobState.POSTED.value), else_=_c.state)
-    _update_one(
-        session,
-        job_id,
-        {"board_job_id": board_job_id, "state": new_state, "updated_at": _now()},
-    )
-
-
-def delete_job(session: Session, job_id: str) -> None:
-    """Delete the job's row (e.g. when posting it to the jobboard failed)."""
-    result = _execute(session, delete(_jobs).where(_c.id == job_id))
-    if result.rowcount == 0:
-        raise JobNotFound(job_id)
-
-
-def mark_claimed(session: Session, job_id: str, owner: str) -> JobRecord | None:
-    """Mark the job RUNNING under ``owner`` and count the attempt.
-
-    ``started_at`` keeps the first claim's time and ``last_error`` is kept.
-    Returns None when there is no such row or the job has already finished
-    (it may have been cancelled since the caller read it). One UPDATE ...
-    RETURNING, so two processes cannot lose an attempt between a read and a write.
-    """
-    now = _now()
-    stmt = (
-        update(_jobs)
-        .where(_c.id == job_id, _c.state.not_in(_TERMINAL_VALUES))
-        .values(
-            state=JobState.RUNNING.value,
-            attempts=_c.attempts + 1,
-            owner=owner,
-            # Typed literal: a bare datetime would skip UTCDateTime's conversion.
-            started_at=func.coalesce(_c.started_at, literal(now, _c.started_at.type)),
-            updated_at=now,
-        )
-        .returning(*_c)
-    )
-    return _first(session, stmt)
-
-
-def mark_released(session: Session, job_id: str, state: JobState, error: str | None = None) -> None:
-    """Hand a claimed job back (POSTED or SUSPENDED) and clear its owner.
-
-    ``last_error`` is replaced only when ``error`` is given.
-    """
-    if state not in RELEASE_STATES:
-        allowed = ", ".join(sorted(s.value for s in RELEASE_STATES))
-        raise ValueError(f"a released job must be one of {allowed}, not {state.value}")
-    values: dict[str, Any] = {"state": state.value, "owner": None, "updated_at": _now()}
-    if error is not None:
-        values["last_error"] = error
-    _update_one(session, job_id, values)
-
-
-def mark_finished(session: Session, job_id: str, state: JobState, error: str | None = None) -> None:
-    """Record the job's terminal state; ``last_error`` becomes ``error``."""
-    if state not in TERMINAL_STATES:
-        raise ValueError(f"{state.value} is not a terminal state")
-    now = _now()
-    _update_one(
-        session,
-        job_id,
-        {
-            "state": state.value,
-            "finished_at": now,
-            "updated_at": now,
-            "owner": None,
-            "last_error": error,
-        },
-    )
-
-
-def request_cancel(session: Session, job_id: str) -> JobRecord | None:
-    """Note that the job is to be cancelled; the first request's time is kept.
-
-    Returns the updated record, or None when the job does not exist or has
-    already finished (the caller tells the two apart).
-    """
-    now = _now()
-    stmt = (
-        update(_jobs)
-        .where(_c.id == job_id, _c.state.not_in(_TERMINAL_VALUES))
-        .values(
-            cancel_requested_at=func.coalesce(
-                _c.cancel_requested_at, literal(now, _c.cancel_requested_at.type)),
-            updated_at=now,
-        )
-        .returning(*_c)
-    )
-    return _first(session, stmt)
-
-
-def finish_unstarted(session: Session, job_id: str, state: JobState,
-                     error: str | None) -> JobRecord | None:
-    """Finish a job that no conductor ever claimed; None if one has.
-
-    The condition is part of the UPDATE, so a conductor claiming the job at
-    the same moment either wins (and this returns None) or finds it finished.
-    """
-    if state not in TERMINAL_STATES:
-        raise ValueError(f"{state.value} is not a terminal state")
-    now = _now()
-    stmt = (
-        update(_jobs)
-        .where(_c.id == job_id, _c.attempts == 0,
-               _c.state.in_([JobState.POSTING.value, JobState.POSTED.value]))
-        .values(state=state.value, finished_at=now, updated_at=now, last_error=error)
-        .returning(*_c)
-    )
-    return _first(session, stmt)
 
 
 def is_cancel_requested(session: Session, job_id: str) -> bool:
@@ -261,31 +89,17 @@ def list_jobs(
         stmt = stmt.where(or_(_c.created_at < created,
                               and_(_c.created_at == created, _c.id < after.id)))
     stmt = stmt.order_by(_c.created_at.desc(), _c.id.desc()).limit(limit)
-    return [_record(row) for row in session.execute(stmt).mappings()]
+    return [record_from_row(row) for row in session.execute(stmt).mappings()]
 
 
 def _first(session: Session, stmt: Any) -> JobRecord | None:
     """The first row ``stmt`` returns (a SELECT or an UPDATE ... RETURNING), or None."""
     row = session.execute(stmt).mappings().first()
-    return None if row is None else _record(row)
+    return None if row is None else record_from_row(row)
 
 
-def _update_one(session: Session, job_id: str, values: dict[str, Any]) -> None:
-    result = _execute(session, update(_jobs).where(_c.id == job_id).values(values))
-    if result.rowcount == 0:
-        raise JobNotFound(job_id)
-
-
-def _execute(session: Session, stmt: Any) -> CursorResult[Any]:
-    # UPDATE/DELETE results are cursor results; the cast gives us rowcount.
-    return cast(CursorResult[Any], session.execute(stmt))
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _record(row: Mapping[Any, Any]) -> JobRecord:
+def record_from_row(row: Mapping[Any, Any]) -> JobRecord:
+    """A ``JobRecord`` from a row of ``JOBS`` (a mapping of column names)."""
     return JobRecord(
         id=row["id"],
         flow_name=row["flow_name"],
@@ -305,4 +119,23 @@ def _record(row: Mapping[Any, Any]) -> JobRecord:
         idempotency_key=row["idempotency_key"],
         cancel_requested_at=row["cancel_requested_at"],
         document=None if row["document"] is None else dict(row["document"]),
+        claim_epoch=row["claim_epoch"],
+        not_before=row["not_before"],
+        lost_streak=row["lost_streak"],
     )
+
+
+def job_passes(session: Session, job_id: str) -> list[JobPass]:
+    """The conductors that left the job to others, and why, oldest first."""
+    stmt = (select(PASSES).where(PASSES.c.job_id == job_id)
+            .order_by(PASSES.c.passed_at, PASSES.c.conductor))
+    return [JobPass(conductor=row["conductor"], reason=row["reason"],
+                    passed_at=row["passed_at"])
+            for row in session.execute(stmt).mappings()]
+
+
+def running_jobs(session: Session, updated_before: datetime) -> list[JobRecord]:
+    """RUNNING jobs whose record has not changed since ``updated_before``."""
+    stmt = select(_jobs).where(_c.state == JobState.RUNNING.value,
+                               _c.updated_at < literal(updated_before, _c.updated_at.type))
+    return [record_from_row(row) for row in session.execute(stmt).mappings()]

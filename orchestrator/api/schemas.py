@@ -85,8 +85,17 @@ class Job(BaseModel):
     board_job_id: str | None
 
 
+class PassedOver(BaseModel):
+    """A conductor that left the job to others, and why."""
+
+    conductor: str
+    reason: str
+    passed_at: str
+
+
 class JobWithTasks(Job):
     tasks: list[Task]
+    passed_over: list[PassedOver]
 
 
 class JobList(BaseModel):

@@ -207,6 +207,9 @@ def history_view(history: JobHistory, *, traceback: bool = False) -> RenderableT
         parts.append(tasks_table(history.tasks))
     else:
         parts.append(Text("no task has started yet", style="dim"))
+    for passed in history.passed_over:
+        parts.append(Text(f"passed over by {passed.conductor} at "
+                          f"{_when(passed.passed_at)}: {passed.reason}", style="yellow"))
     if traceback:
         for task in history.tasks:
             for what, failure in (("execute", task.failure),

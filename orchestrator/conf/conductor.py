@@ -37,23 +37,32 @@ OPTS = [
         "poll_interval",
         default=0.1,
         min=0.01,
-        help="Seconds between looks at the jobboard when no job could be "
-        "claimed. New jobs also arrive through ZooKeeper watches.",
+        help="Seconds the conductor waits for a change on the jobboard before "
+        "looking again at jobs it deferred (backing off, waiting for a slot). "
+        "New and released jobs are seen at once, through a ZooKeeper watch.",
     ),
     cfg.IntOpt(
         "max_attempts",
         default=5,
         min=1,
-        help="Claims of one job that may end in a storage or execution error "
-        "before the job is failed instead of handed back again. Stock "
-        "TaskFlow retries such a job forever.",
+        help="Claims of one job before it is failed instead of handed back "
+        "again: an attempt counts when the job is claimed, before it runs. A "
+        "job whose attempts end in storage errors is FAILED after this many, "
+        "saying the storage was unavailable; one whose last attempt lost its "
+        "conductor (a task that crashes or kills its process) is quarantined: "
+        "FAILED without running again, naming the conductor and the step. "
+        "Stock TaskFlow retries such a job forever.",
     ),
     cfg.FloatOpt(
         "retry_delay",
         default=1.0,
         min=0.0,
-        help="Seconds before a job whose attempt failed in storage or execution is "
-        "handed back; doubled on each further attempt, at most 60.",
+        help="Seconds before a job whose attempt failed in storage may be claimed "
+        "again; doubled on each further attempt, at most 60. A job whose "
+        "conductor was lost is taken over at once the first time, then after "
+        "this delay, doubling; after two such losses in a row it also runs "
+        "alone on an idle conductor, so a job that kills its conductor cannot "
+        "take other jobs down with it.",
     ),
     cfg.FloatOpt(
         "cancel_check_interval",
@@ -62,6 +71,14 @@ OPTS = [
         help="At most this many seconds between looks at whether a running job "
         "was cancelled. A cancelled job stops at the first task boundary after "
         "a look, then reverts.",
+    ),
+    cfg.FloatOpt(
+        "reconcile_interval",
+        default=10.0,
+        min=0.5,
+        help="Seconds between looks for job records that say RUNNING while no "
+        "conductor holds the job on the jobboard (its conductor died and no "
+        "other has claimed it yet); such jobs are handed back and say why.",
     ),
 ]
 

@@ -19,11 +19,22 @@ OPTS = [
     ),
     cfg.FloatOpt(
         "session_timeout",
-        default=10.0,
-        min=1.0,
-        help="ZooKeeper session timeout in seconds. A conductor that dies "
-        "releases its jobs this long after its last heartbeat; the server "
-        "clamps it to [2, 20] x its tickTime.",
+        default=2.0,
+        min=0.5,
+        help="ZooKeeper session timeout in seconds: how long after a conductor "
+        "dies (kill -9, host failure) its jobs are taken over by another, plus "
+        "a fraction of a second (the release is seen through a watch, not a "
+        "poll). The trade-off: a conductor whose process or network stalls "
+        "longer than this (a long GC pause, a frozen VM, a lost link) loses "
+        "its jobs to another conductor. That is safe, because every write of "
+        "a claimed job is fenced in the database and a conductor starts no "
+        "task while its session is suspended, but the step that was running "
+        "then runs again. Raise it where stalls are common and a slower "
+        "takeover is acceptable. The server clamps the value to its "
+        "[minSessionTimeout, maxSessionTimeout], by default [2, 20] x its "
+        "tickTime: with ZooKeeper's usual tickTime=2000 a 2 s session needs "
+        "minSessionTimeout=2000 (or tickTime=1000) in zoo.cfg, or the server "
+        "silently raises it to 4 s. Standalone mode's own server allows it.",
     ),
     cfg.FloatOpt(
         "connect_timeout",

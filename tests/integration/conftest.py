@@ -9,7 +9,7 @@ import pytest
 
 import jobs
 import persistence
-from orchestrator.conductor import ConductorSettings, FlowConductor
+from orchestrator.conductor import Conductor, ConductorSettings
 from orchestrator.registry import FlowRegistry
 from tests.helpers import wait_for
 
@@ -28,12 +28,11 @@ def run_conductor_until(database: persistence.Database,
                         until: Callable[[], object], *, name: str = "integration",
                         message: str = "the conductor to finish the job",
                         max_simultaneous_jobs: int = 4) -> None:
-    """Run a FlowConductor in a thread until ``until()`` is truthy (60 s at most)."""
+    """Run a Conductor in a thread until ``until()`` is truthy (60 s at most)."""
     settings = ConductorSettings(name=name, poll_interval=0.05,
                                  max_simultaneous_jobs=max_simultaneous_jobs)
-    with jobs.open_jobboard(board_settings, settings.name,
-                            database.taskflow_backend()) as board:
-        conductor = FlowConductor(settings, board, database, registry)
+    with jobs.open_jobboard(board_settings, settings.name) as board:
+        conductor = Conductor(settings, board, database, registry)
         runner = threading.Thread(target=conductor.run, daemon=True)
         runner.start()
         try:

@@ -19,7 +19,7 @@ from taskflow.patterns import linear_flow
 import jobs
 import persistence
 from orchestrator import Orchestrator
-from orchestrator.conductor import ConductorSettings, FlowConductor
+from orchestrator.conductor import Conductor, ConductorSettings
 from orchestrator.registry import FlowRegistry
 from tests.helpers import wait_for
 
@@ -63,12 +63,11 @@ def _run_until_finished(database: persistence.Database, zk_hosts: str, board_pat
     settings = ConductorSettings(name="attempts-test", poll_interval=0.05, max_attempts=3,
                                  retry_delay=0.2)
     with Orchestrator(database, REGISTRY, board_settings) as orch, \
-            jobs.open_jobboard(board_settings, settings.name,
-                               database.taskflow_backend()) as board:
+            jobs.open_jobboard(board_settings, settings.name) as board:
         record = orch.post(flow, {})
         if callable(before_conductor):
             before_conductor()
-        conductor = FlowConductor(settings, board, database, REGISTRY)
+        conductor = Conductor(settings, board, database, REGISTRY)
         runner = threading.Thread(target=conductor.run, daemon=True)
         runner.start()
         try:

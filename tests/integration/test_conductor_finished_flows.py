@@ -52,12 +52,14 @@ def test_a_reverted_flow_claimed_again_is_recorded_not_rerun(
             conn.execute(sa.text("UPDATE orchestrator_jobs SET state = 'RUNNING', "
                                  "finished_at = NULL, last_error = NULL WHERE id = :id"),
                          {"id": record.id})
-        book = database.taskflow_backend().get_connection().get_logbook(record.logbook_id)
         spec = jobs.JobSpec(job_id=record.id, flow_name="phone-calls",
                             flow_detail_id=record.flow_detail_id,
                             store={**PHONES, "ledger_path": str(led)})
-        with jobs.open_jobboard(board_settings, "re-poster") as board:
-            board.post("phone-calls", book=book, details=spec.to_details())
+        assert record.board_job_id is not None
+        with jobs.open_jobboard(board_settings, "re-poster", watch=False) as board:
+            board.post(uuid=record.board_job_id, name="phone-calls",
+                       details=spec.to_details(), book_uuid=record.logbook_id,
+                       book_name=f"job-{record.id}")
 
         _run_conductor(database, board_settings, registry,
                        lambda: state() is persistence.JobState.REVERTED)

@@ -17,14 +17,16 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, inspect, make_url, text
 
-from persistence import Database, JobState, add_job, list_jobs, mark_claimed
+from jobs import Claim, JobLifecycle
+from persistence import Database, JobState, list_jobs
 from persistence.models import OWNED_TABLES, metadata
 from persistence.schema import VERSION_TABLE, alembic_config, current_revisions
+from tests.jobrows import insert_job
 
 pytestmark = pytest.mark.integration
 
 TASKFLOW_TABLES = {"logbooks", "flowdetails", "atomdetails"}
-OUR_TABLES = {"orchestrator_jobs", VERSION_TABLE}
+OUR_TABLES = {"orchestrator_jobs", "orchestrator_job_passes", VERSION_TABLE}
 DDL_VERBS = ("CREATE", "ALTER", "DROP")
 
 
@@ -168,7 +170,7 @@ def test_downgrade_to_base_removes_only_our_schema(db: Database) -> None:
     db.downgrade("base")
 
     remaining = tables(db)
-    assert "orchestrator_jobs" not in remaining
+    assert not {"orchestrator_jobs", "orchestrator_job_passes"} & remaining
     assert our_revisions(db) == frozenset()
     assert TASKFLOW_TABLES <= remaining
     assert taskflow_versions(db) == taskflow_before
@@ -201,22 +203,16 @@ def test_migrated_schema_serves_the_repository(db_url: str) -> None:
     db = Database(url.render_as_string(hide_password=False))
     try:
         db.upgrade()
+        added = insert_job(db, store={"phone": "123", "nested": {"n": [1, None]}})
+        assert added.board_job_id is not None
+        claim = JobLifecycle(db).claim(added.id, added.board_job_id, "conductor-a")
+        assert isinstance(claim, Claim)
+        claimed = claim.record
         with db.session() as session:
-            added = add_job(
-                session,
-                job_id="job-1",
-                flow_name="phone-calls",
-                store={"phone": "123", "nested": {"n": [1, None]}},
-                logbook_id="lb",
-                flow_detail_id="fd",
-            )
-        with db.session() as session:
-            claimed = mark_claimed(session, "job-1", "conductor-a")
             listed = list_jobs(session, since=added.created_at - timedelta(seconds=1))
     finally:
         db.close()
-    assert claimed is not None
-    assert (claimed.state, claimed.attempts) == (JobState.RUNNING, 1)
+    assert (claimed.state, claimed.attempts, claimed.claim_epoch) == (JobState.RUNNING, 1, 1)
     assert claimed.created_at == added.created_at
     assert claimed.created_at.tzinfo == UTC
     assert claimed.started_at is not None and claimed.started_at.tzinfo == UTC

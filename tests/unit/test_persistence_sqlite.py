@@ -8,50 +8,31 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, delete, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool, StaticPool
 from taskflow.persistence import models as tf_models
 
 from persistence import (
-    TERMINAL_STATES,
+    JOBS,
     Database,
-    JobNotFound,
     JobRecord,
     JobState,
     PersistenceError,
     SchemaError,
-    add_job,
     create_engine,
-    delete_job,
     get_job,
     list_jobs,
-    mark_claimed,
-    mark_finished,
-    mark_posted,
-    mark_released,
 )
-from persistence.models import JobRow
+from tests.jobrows import insert_job, set_columns
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 
 
-def add(session: Session, job_id: str, flow_name: str = "phone-calls", **store: Any) -> JobRecord:
-    return add_job(
-        session,
-        job_id=job_id,
-        flow_name=flow_name,
-        store=store,
-        logbook_id=str(uuid4()),
-        flow_detail_id=str(uuid4()),
-    )
-
-
 def new_job(db: Database, flow_name: str = "phone-calls", **store: Any) -> JobRecord:
-    with db.session() as session:
-        return add(session, str(uuid4()), flow_name, **store)
+    return insert_job(db, flow_name, store=store, state=JobState.POSTING)
 
 
 def fetch(db: Database, job_id: str) -> JobRecord:
@@ -61,11 +42,10 @@ def fetch(db: Database, job_id: str) -> JobRecord:
     return record
 
 
-def set_column(db: Database, job_id: str, column: str, value: datetime) -> None:
-    # Pins a timestamp the repository would set from the clock, so tests about
-    # ordering and "first claim wins" do not depend on clock resolution.
-    with db.engine.begin() as conn:
-        conn.execute(update(JobRow).where(JobRow.id == job_id).values({column: value}))
+def set_column(db: Database, job_id: str, column: str, value: Any) -> None:
+    # Pins a value the product would set from the clock, so tests about
+    # ordering do not depend on clock resolution.
+    set_columns(db, job_id, **{column: value})
 
 
 def test_add_and_get_round_trip(db: Database) -> None:
@@ -80,8 +60,8 @@ def test_add_and_get_round_trip(db: Database) -> None:
     assert loaded == added
     assert loaded.state is JobState.POSTING
     assert loaded.store == store
-    assert loaded.attempts == 0
-    assert loaded.owner is None and loaded.board_job_id is None
+    assert loaded.attempts == 0 and loaded.claim_epoch == 0
+    assert loaded.owner is None
     assert loaded.started_at is None and loaded.finished_at is None
     for stamp in (loaded.created_at, loaded.updated_at):
         assert stamp.utcoffset() == timedelta(0)
@@ -93,143 +73,13 @@ def test_get_unknown_job_is_none(db: Database) -> None:
         assert get_job(session, "no-such-job") is None
 
 
-def test_mark_posted_moves_posting_to_posted(db: Database) -> None:
-    job = new_job(db)
-    with db.session() as session:
-        mark_posted(session, job.id, "board-1")
-    loaded = fetch(db, job.id)
-    assert (loaded.state, loaded.board_job_id) == (JobState.POSTED, "board-1")
-
-
-def test_mark_posted_keeps_running_when_a_conductor_was_faster(db: Database) -> None:
-    job = new_job(db)
-    with db.session() as session:
-        mark_claimed(session, job.id, "conductor-a")
-        mark_posted(session, job.id, "board-1")
-    loaded = fetch(db, job.id)
-    assert loaded.state is JobState.RUNNING
-    assert loaded.board_job_id == "board-1"
-    assert loaded.owner == "conductor-a"
-
-
-def test_mark_claimed_counts_attempts_and_keeps_first_start(db: Database) -> None:
-    job = new_job(db)
-    with db.session() as session:
-        first = mark_claimed(session, job.id, "conductor-a")
-    assert first is not None
-    assert (first.state, first.attempts, first.owner) == (JobState.RUNNING, 1, "conductor-a")
-    assert first.started_at is not None
-    assert first.started_at.utcoffset() == timedelta(0)
-    assert first == fetch(db, job.id)
-
-    with db.session() as session:
-        mark_released(session, job.id, JobState.SUSPENDED, error="conductor lost")
-    set_column(db, job.id, "started_at", T0)
-    with db.session() as session:
-        second = mark_claimed(session, job.id, "conductor-b")
-
-    assert second is not None
-    assert second.attempts == 2
-    assert second.owner == "conductor-b"
-    assert second.state is JobState.RUNNING
-    assert second.started_at == T0
-    assert second.last_error == "conductor lost"
-
-
-def test_mark_claimed_is_one_atomic_statement(db: Database) -> None:
-    job = new_job(db)
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement.strip().split()[0].upper())
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        with db.session() as session:
-            mark_claimed(session, job.id, "conductor-a")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    # One UPDATE ... RETURNING: no SELECT first that a second process could
-    # interleave with.
-    assert statements == ["UPDATE"]
-
-
-def test_mark_claimed_unknown_job_is_none(db: Database) -> None:
-    with db.session() as session:
-        assert mark_claimed(session, "no-such-job", "conductor-a") is None
-
-
-def test_mark_released_clears_owner(db: Database) -> None:
-    job = new_job(db)
-    with db.session() as session:
-        mark_claimed(session, job.id, "conductor-a")
-        mark_released(session, job.id, JobState.SUSPENDED)
-    loaded = fetch(db, job.id)
-    assert (loaded.state, loaded.owner, loaded.last_error) == (JobState.SUSPENDED, None, None)
-
-
-@pytest.mark.parametrize("state", [JobState.RUNNING, JobState.SUCCESS])
-def test_mark_released_refuses_other_states(db: Database, state: JobState) -> None:
-    job = new_job(db)
-    with pytest.raises(ValueError), db.session() as session:
-        mark_released(session, job.id, state)
-    assert fetch(db, job.id).state is JobState.POSTING
-
-
-@pytest.mark.parametrize("state", sorted(set(JobState) - TERMINAL_STATES))
-def test_mark_finished_refuses_non_terminal_states(db: Database, state: JobState) -> None:
-    job = new_job(db)
-    with pytest.raises(ValueError, match="not a terminal state"), db.session() as s:
-        mark_finished(s, job.id, state)
-    assert fetch(db, job.id) == job
-
-
-def test_mark_finished_records_outcome(db: Database) -> None:
-    job = new_job(db)
-    with db.session() as session:
-        mark_claimed(session, job.id, "conductor-a")
-        mark_finished(session, job.id, JobState.FAILED, error="ValueError: boom")
-    loaded = fetch(db, job.id)
-    assert loaded.state is JobState.FAILED
-    assert loaded.owner is None
-    assert loaded.last_error == "ValueError: boom"
-    assert loaded.finished_at is not None
-    assert loaded.finished_at.utcoffset() == timedelta(0)
-    assert loaded.is_terminal
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        lambda s: mark_posted(s, "missing", "board-1"),
-        lambda s: mark_released(s, "missing", JobState.SUSPENDED),
-        lambda s: mark_finished(s, "missing", JobState.SUCCESS),
-        lambda s: delete_job(s, "missing"),
-    ],
-    ids=["posted", "released", "finished", "delete"],
-)
-def test_changing_an_unknown_job_raises(db: Database, change: Any) -> None:
-    with pytest.raises(JobNotFound, match="missing"), db.session() as session:
-        change(session)
-
-
-def test_delete_job(db: Database) -> None:
-    kept, doomed = new_job(db), new_job(db)
-    with db.session() as session:
-        delete_job(session, doomed.id)
-    with db.session() as session:
-        assert get_job(session, doomed.id) is None
-        assert get_job(session, kept.id) == kept
-
-
 def test_list_jobs_filters_and_orders_newest_first(db: Database) -> None:
     flows = ["phone-calls", "create-volume", "phone-calls"]
     old, mid, new = (new_job(db, flow).id for flow in flows)
     for hours, job_id in enumerate([old, mid, new]):
         set_column(db, job_id, "created_at", T0 + timedelta(hours=hours))
-    with db.session() as session:
-        mark_claimed(session, mid, "conductor-a")
-        mark_finished(session, old, JobState.SUCCESS)
+    set_columns(db, mid, state="RUNNING", owner="conductor-a")
+    set_columns(db, old, state="SUCCESS")
 
     def ids(**filters: Any) -> list[str]:
         with db.session() as session:
@@ -263,19 +113,27 @@ def test_list_jobs_rejects_naive_since(db: Database) -> None:
         list_jobs(session, since=datetime(2024, 1, 1))
 
 
+def _insert_again(session: Session, record: JobRecord) -> None:
+    values = {c.name: getattr(record, c.name, None) for c in JOBS.c}
+    values["state"] = record.state.value
+    session.execute(insert(JOBS).values(**values))
+
+
 def test_session_rolls_back_on_error(db: Database) -> None:
-    job_id = str(uuid4())
+    job = new_job(db)
+    with db.session() as session:
+        session.execute(delete(JOBS).where(JOBS.c.id == job.id))
     with pytest.raises(RuntimeError), db.session() as session:
-        add(session, job_id)
+        _insert_again(session, job)
         raise RuntimeError("caller failed after the insert")
     with db.session() as session:
-        assert get_job(session, job_id) is None
+        assert get_job(session, job.id) is None
 
 
 def test_database_errors_become_persistence_errors(db: Database) -> None:
     job = new_job(db)
     with pytest.raises(PersistenceError) as info, db.session() as session:
-        add(session, job.id)
+        _insert_again(session, job)
     assert info.value.retryable is False
     assert "IntegrityError" in str(info.value)
 

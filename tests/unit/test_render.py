@@ -80,7 +80,7 @@ def history() -> JobHistory:
 
 def test_history_json_shape() -> None:
     data = json.loads(render.history_json(history()))
-    assert set(data) == JOB_KEYS | {"tasks"}
+    assert set(data) == JOB_KEYS | {"tasks", "passed_over"}
     assert data["state"] == "REVERTED" and data["flow"] == "phone-calls"
     assert data["duration"] == 1.5
     assert [t["name"] for t in data["tasks"]] == ["call-jim", "call-joe", "call-jmilkfan"]

@@ -1,0 +1,510 @@
+"""A job's lifecycle: post, claim, release, finish, cancel. Every write to the job tables.
+
+Nothing else writes ``orchestrator_jobs`` or ``orchestrator_job_passes``; the
+rest of the product reads them. Each transition is one conditional statement,
+conditional on the state it comes from and, for a claimed job, on the claim:
+
+* a claim's UPDATE increments ``claim_epoch`` (the fencing token) and counts
+  the attempt before anything runs;
+* release and finish carry the epoch their claim returned, so a conductor
+  whose claim was taken over cannot record anything (``ClaimLost``);
+* TaskFlow's own writes carry the same epoch (``Claim.fence``, used by the
+  fenced TaskFlow backend).
+
+The ZooKeeper lock orders claims: a conductor creates the lock node first and
+claims the record second, and releases the record before the lock node. So a
+record says RUNNING only while some conductor holds, or has just held, the
+lock; a RUNNING record found when the lock is ours again belongs to a
+conductor that was lost without reporting back.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.exc import IntegrityError
+from taskflow import exceptions as tf_exc
+from taskflow.persistence import models as tf_models
+
+import persistence
+from jobs.board import Board
+from jobs.errors import BoardUnavailable, PostingFailed
+from jobs.spec import JobSpec, flow_meta
+
+LOG = logging.getLogger(__name__)
+
+JobState = persistence.JobState
+_J = persistence.JOBS
+_c = _J.c
+_P = persistence.PASSES
+_CLAIMABLE = [JobState.POSTING.value, JobState.POSTED.value, JobState.SUSPENDED.value]
+_TERMINAL = sorted(s.value for s in persistence.TERMINAL_STATES)
+
+CANCELLED_BEFORE_START = "cancelled before any conductor started it"
+
+#: Consecutive lost attempts after which a job runs alone on a conductor, so
+#: that a job which kills its conductor cannot take other jobs down with it.
+ISOLATE_AFTER_LOST = 2
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job this conductor holds: its record as the claim left it, and the fence."""
+
+    record: persistence.JobRecord
+    fence: persistence.Fence
+
+    @property
+    def job_id(self) -> str:
+        return self.record.id
+
+    @property
+    def epoch(self) -> int:
+        return self.fence.epoch
+
+    @property
+    def isolated(self) -> bool:
+        """Whether the job must run alone (its recent attempts lost their conductor)."""
+        return self.record.lost_streak >= ISOLATE_AFTER_LOST
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The posting is not a job this product posted (forged, or not the job's own)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The job needs no run: finished, cancelled before it started, or quarantined now."""
+
+    record: persistence.JobRecord
+
+
+@dataclass(frozen=True)
+class NotYet:
+    """The job may not run now; ``until`` is when to look again (None: when idle)."""
+
+    reason: str
+    until: datetime | None = None
+    needs_idle: bool = False
+
+
+ClaimOutcome = Claim | Refused | Finished | NotYet
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How attempts are counted and spaced."""
+
+    max_attempts: int = 5
+    retry_delay: float = 1.0
+    max_retry_delay: float = 60.0
+
+    def error_backoff(self, attempts: int) -> float:
+        """Delay after attempt ``attempts`` ended in an error."""
+        return min(self.retry_delay * 2 ** max(attempts - 1, 0), self.max_retry_delay)
+
+    def lost_backoff(self, lost_streak: int) -> float:
+        """Delay after the ``lost_streak``-th consecutive lost attempt.
+
+        The first loss is taken over at once (a conductor killed by an
+        operator or a host failure); repeated losses back off.
+        """
+        if lost_streak < 2:
+            return 0.0
+        return min(self.retry_delay * 2 ** (lost_streak - 2), self.max_retry_delay)
+
+
+class JobLifecycle:
+    """Every state change of a job, each one conditional and, once claimed, fenced."""
+
+    def __init__(self, database: persistence.Database, policy: Policy | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self._db = database
+        self.policy = policy or Policy()
+        self._now = clock or (lambda: datetime.now(UTC))
+
+    # post ------------------------------------------------------------------
+
+    def post(self, board: Board, *, flow_name: str, flow_label: str,
+             store: Mapping[str, Any], priority: str = "NORMAL",
+             idempotency_key: str | None = None,
+             document: Mapping[str, Any] | None = None) -> persistence.JobRecord:
+        """Write the job (logbook, flow detail, record), then post it on the board.
+
+        If the board refuses it, every write is undone: a failed post leaves
+        nothing behind. A key already recorded raises
+        ``persistence.DuplicateIdempotencyKey`` and leaves nothing behind.
+        """
+        job_id = str(uuid.uuid4())
+        posting_id = str(uuid.uuid4())
+        book = tf_models.LogBook(f"job-{job_id}")
+        flow_detail = tf_models.FlowDetail(flow_label, uuid=str(uuid.uuid4()))
+        flow_detail.meta = flow_meta(flow_name)
+        book.add(flow_detail)
+        spec = JobSpec(job_id=job_id, flow_name=flow_name,
+                       flow_detail_id=flow_detail.uuid, store=dict(store))
+        connection = self._db.taskflow_backend().get_connection()
+        connection.save_logbook(book)
+        try:
+            now = self._now()
+            with self._db.session() as session:
+                self._insert(session, job_id=job_id, flow_name=flow_name, store=store,
+                             book=book.uuid, flow_detail=flow_detail.uuid,
+                             posting_id=posting_id, priority=priority,
+                             idempotency_key=idempotency_key, document=document, now=now)
+            board.post(uuid=posting_id, name=flow_name, details=spec.to_details(),
+                       book_uuid=book.uuid, book_name=book.name, priority=priority)
+        except BaseException as exc:
+            self._undo_post(connection, job_id, book.uuid)
+            if isinstance(exc, BoardUnavailable):
+                raise PostingFailed(f"could not post the job to ZooKeeper: {exc}") from exc
+            raise
+        with self._db.session() as session:
+            session.execute(sa.update(_J).where(_c.id == job_id,
+                                                _c.state == JobState.POSTING.value)
+                            .values(state=JobState.POSTED.value, updated_at=self._now()))
+            record = persistence.get_job(session, job_id)
+        assert record is not None
+        LOG.info("Posted job %s (%s)", job_id, flow_name)
+        return record
+
+    def _insert(self, session: Any, *, job_id: str, flow_name: str,
+                store: Mapping[str, Any], book: str, flow_detail: str, posting_id: str,
+                priority: str, idempotency_key: str | None,
+                document: Mapping[str, Any] | None, now: datetime) -> None:
+        values = {
+            "id": job_id, "flow_name": flow_name, "state": JobState.POSTING.value,
+            "store": dict(store), "created_at": now, "updated_at": now,
+            "started_at": None, "finished_at": None, "attempts": 0, "owner": None,
+            "logbook_id": book, "flow_detail_id": flow_detail,
+            "board_job_id": posting_id, "last_error": None, "priority": priority,
+            "idempotency_key": idempotency_key, "cancel_requested_at": None,
+            "document": None if document is None else dict(document),
+            "claim_epoch": 0, "not_before": None, "lost_streak": 0,
+        }
+        try:
+            session.execute(sa.insert(_J).values(**values))
+        except IntegrityError as exc:
+            # The id is a fresh UUID: only the key's unique index can object.
+            if idempotency_key is not None:
+                raise persistence.DuplicateIdempotencyKey(idempotency_key) from exc
+            raise
+
+    def _undo_post(self, connection: Any, job_id: str, book_id: str) -> None:
+        try:
+            with self._db.session() as session:
+                session.execute(sa.delete(_J).where(_c.id == job_id))
+        except persistence.PersistenceError:
+            LOG.exception("Could not remove the record of job %s after a failed post",
+                          job_id)
+        try:
+            connection.destroy_logbook(book_id)
+        except tf_exc.NotFound:
+            pass
+        except Exception:
+            LOG.exception("Could not remove logbook %s of the failed post", book_id)
+
+    # claim -----------------------------------------------------------------
+
+    def claim(self, job_id: str, posting_id: str, owner: str, *,
+              busy: int = 0) -> ClaimOutcome:
+        """Claim the record of a job whose lock node ``owner`` holds.
+
+        One UPDATE ... RETURNING in the usual case; it counts the attempt,
+        increments the epoch and returns the cancel flag with the record.
+        ``busy`` is how many jobs ``owner`` runs now (a job that keeps losing
+        its conductor is only claimed by an idle one).
+        """
+        now = self._now()
+        alone = sa.true() if busy == 0 else _c.lost_streak < ISOLATE_AFTER_LOST
+        stmt = (
+            sa.update(_J)
+            .where(_c.id == job_id, _c.board_job_id == posting_id,
+                   _c.state.in_(_CLAIMABLE),
+                   sa.or_(_c.not_before.is_(None), _c.not_before <= _ts(now)),
+                   alone,
+                   sa.or_(_c.lost_streak == 0,
+                          _c.attempts < self.policy.max_attempts),
+                   sa.or_(_c.cancel_requested_at.is_(None), _c.attempts > 0))
+            .values(state=JobState.RUNNING.value, attempts=_c.attempts + 1,
+                    claim_epoch=_c.claim_epoch + 1, owner=owner,
+                    started_at=sa.func.coalesce(_c.started_at, _ts(now)),
+                    updated_at=now, not_before=None)
+            .returning(*_c)
+        )
+        with self._db.session() as session:
+            row = session.execute(stmt).mappings().first()
+            if row is not None:
+                record = persistence.record_from_row(row)
+                return Claim(record, persistence.Fence(record.id, record.claim_epoch))
+            current = persistence.get_job(session, job_id)
+        return self._not_claimed(current, posting_id, owner, busy, now)
+
+    def _not_claimed(self, record: persistence.JobRecord | None, posting_id: str,
+                     owner: str, busy: int, now: datetime) -> ClaimOutcome:
+        if record is None:
+            return Refused("it has no job record: it was not posted through the "
+                           "orchestrator")
+        if record.board_job_id not in (None, posting_id):
+            return Refused(f"the posting is not job {record.id}'s own: the job was "
+                           f"posted as {record.board_job_id}")
+        if record.is_terminal:
+            return Finished(record)
+        if record.state is JobState.RUNNING:
+            # We hold the lock now, so the conductor named in the record lost it
+            # without reporting back: a crash, a kill, a lost session.
+            return self._after_lost_attempt(record, posting_id, owner, busy)
+        if record.lost_streak > 0 and record.attempts >= self.policy.max_attempts:
+            return self._quarantine(record, record.last_error)
+        if record.cancel_requested_at is not None and record.attempts == 0:
+            finished = self._finish_unclaimed(record.id, JobState.REVERTED,
+                                              CANCELLED_BEFORE_START)
+            return Finished(finished) if finished is not None else NotYet("changed")
+        if record.not_before is not None and record.not_before > now:
+            return NotYet(f"backing off until {record.not_before.isoformat()}",
+                          until=record.not_before)
+        if record.lost_streak >= ISOLATE_AFTER_LOST and busy:
+            return NotYet("it lost its conductor on its last attempts: it runs "
+                          "alone on an idle conductor", needs_idle=True)
+        return NotYet("its record changed while it was claimed")
+
+    def _after_lost_attempt(self, record: persistence.JobRecord, posting_id: str,
+                            owner: str, busy: int) -> ClaimOutcome:
+        reason = self.lost_reason(record)
+        if record.attempts >= self.policy.max_attempts:
+            return self._quarantine(record, reason)
+        lost = self.mark_lost(record, reason)
+        if lost is None:
+            return NotYet("its record changed while it was claimed")
+        if lost.not_before is not None:
+            return NotYet(f"{reason}; backing off until {lost.not_before.isoformat()}",
+                          until=lost.not_before)
+        return self.claim(record.id, posting_id, owner, busy=busy)
+
+    def lost_reason(self, record: persistence.JobRecord) -> str:
+        step = self.running_step(record)
+        where = f"during step {step}" if step else "before its first step"
+        return f"conductor {record.owner or '?'} was lost {where} (attempt {record.attempts})"
+
+    def running_step(self, record: persistence.JobRecord) -> str | None:
+        """The step the job's last run left started and unfinished, if any."""
+        try:
+            tasks = persistence.job_tasks(self._db, record.flow_detail_id)
+        except persistence.PersistenceError:
+            return None
+        running = [t.name for t in tasks if t.state in ("RUNNING", "REVERTING")]
+        return running[-1] if running else None
+
+    def mark_lost(self, record: persistence.JobRecord,
+                  reason: str) -> persistence.JobRecord | None:
+        """Hand back a RUNNING job whose conductor was lost; None if it changed since."""
+        streak = record.lost_streak + 1
+        delay = self.policy.lost_backoff(streak)
+        now = self._now()
+        stmt = (
+            sa.update(_J)
+            .where(_c.id == record.id, _c.claim_epoch == record.claim_epoch,
+                   _c.state == JobState.RUNNING.value)
+            .values(state=JobState.POSTED.value, owner=None, lost_streak=streak,
+                    last_error=reason, updated_at=now,
+                    not_before=now + timedelta(seconds=delay) if delay else None)
+            .returning(*_c)
+        )
+        with self._db.session() as session:
+            row = session.execute(stmt).mappings().first()
+        if row is None:
+            return None
+        LOG.warning("Job %s: %s", record.id, reason)
+        return persistence.record_from_row(row)
+
+    def _quarantine(self, record: persistence.JobRecord, reason: str | None) -> ClaimOutcome:
+        cause = f"; {reason}" if reason else ""
+        error = f"quarantined after {record.attempts} attempts{cause}"
+        now = self._now()
+        stmt = (
+            sa.update(_J)
+            .where(_c.id == record.id, _c.claim_epoch == record.claim_epoch,
+                   _c.state.not_in(_TERMINAL))
+            .values(state=JobState.FAILED.value, owner=None, finished_at=now,
+                    updated_at=now, last_error=error, not_before=None)
+            .returning(*_c)
+        )
+        with self._db.session() as session:
+            row = session.execute(stmt).mappings().first()
+        if row is None:
+            return NotYet("its record changed while it was claimed")
+        LOG.error("Job %s %s", record.id, error)
+        return Finished(persistence.record_from_row(row))
+
+    # release and finish (fenced) -------------------------------------------
+
+    def release(self, claim: Claim, state: persistence.JobState = JobState.POSTED, *,
+                error: str | None = None, backoff: float = 0.0,
+                undo_attempt: bool = False) -> persistence.JobRecord:
+        """Hand the job back (POSTED or SUSPENDED); raises ``ClaimLost`` if taken over.
+
+        ``undo_attempt`` un-counts the attempt of a conductor that found it
+        cannot run the job after all (it lacks something the flow needs).
+        """
+        if state not in persistence.RELEASE_STATES:
+            raise ValueError(f"a released job must be POSTED or SUSPENDED, not {state}")
+        now = self._now()
+        values: dict[str, Any] = {
+            "state": state.value, "owner": None, "updated_at": now, "lost_streak": 0,
+            "not_before": now + timedelta(seconds=backoff) if backoff > 0 else None,
+        }
+        if error is not None:
+            values["last_error"] = error
+        if undo_attempt:
+            values["attempts"] = _c.attempts - 1
+        return self._fenced(claim, values)
+
+    def finish(self, claim: Claim, state: persistence.JobState,
+               error: str | None = None) -> persistence.JobRecord:
+        """Record the job's terminal state; raises ``ClaimLost`` if taken over."""
+        if state not in persistence.TERMINAL_STATES:
+            raise ValueError(f"{state} is not a terminal state")
+        now = self._now()
+        return self._fenced(claim, {"state": state.value, "finished_at": now,
+                                    "updated_at": now, "owner": None, "last_error": error,
+                                    "not_before": None, "lost_streak": 0})
+
+    def retry_later(self, claim: Claim, error: str) -> persistence.JobRecord:
+        """Hand back a job whose attempt failed for a reason another attempt may
+        not meet (storage trouble...), or fail it after ``max_attempts``."""
+        attempts = claim.record.attempts
+        if attempts >= self.policy.max_attempts:
+            return self.finish(claim, JobState.FAILED,
+                               f"gave up after {attempts} attempts: {error}")
+        return self.release(claim, error=error,
+                            backoff=self.policy.error_backoff(attempts))
+
+    def _fenced(self, claim: Claim, values: dict[str, Any]) -> persistence.JobRecord:
+        """One UPDATE conditional on the claim; waits out a database outage for as
+        long as the claim's fence allows (the conductor is not stopping)."""
+        stmt = (
+            sa.update(_J)
+            .where(_c.id == claim.job_id, _c.claim_epoch == claim.epoch,
+                   _c.state == JobState.RUNNING.value)
+            .values(values)
+            .returning(*_c)
+        )
+        delay, waited = 0.05, 0.0
+        while True:
+            try:
+                with self._db.session() as session:
+                    row = session.execute(stmt).mappings().first()
+                break
+            except persistence.PersistenceError as exc:
+                if not exc.retryable or not claim.fence.keep_waiting(delay):
+                    raise
+                if not waited:
+                    LOG.warning("Job %s: cannot record its state (%s); waiting for the "
+                                "database", claim.job_id, exc)
+                waited += delay
+                delay = min(delay * 2, 2.0)
+        if waited:
+            LOG.info("Job %s: recorded its state after %.1fs of waiting", claim.job_id,
+                     waited)
+        if row is None:
+            raise persistence.ClaimLost(claim.job_id, claim.epoch)
+        return persistence.record_from_row(row)
+
+    # cancel ----------------------------------------------------------------
+
+    def request_cancel(self, job_id: str) -> persistence.JobRecord | None:
+        """Note that the job is to be cancelled; a job nobody claimed yet ends
+        REVERTED at once. None when the job does not exist or already finished."""
+        now = self._now()
+        stmt = (
+            sa.update(_J)
+            .where(_c.id == job_id, _c.state.not_in(_TERMINAL))
+            .values(cancel_requested_at=sa.func.coalesce(_c.cancel_requested_at,
+                                                         _ts(now)),
+                    updated_at=now)
+            .returning(*_c)
+        )
+        with self._db.session() as session:
+            row = session.execute(stmt).mappings().first()
+        if row is None:
+            return None
+        unstarted = self._finish_unclaimed(job_id, JobState.REVERTED,
+                                           CANCELLED_BEFORE_START)
+        return unstarted or persistence.record_from_row(row)
+
+    def _finish_unclaimed(self, job_id: str, state: persistence.JobState,
+                          error: str | None) -> persistence.JobRecord | None:
+        # Conditional on no claim ever having counted an attempt: a conductor
+        # claiming at the same moment either wins or finds the job finished.
+        now = self._now()
+        stmt = (
+            sa.update(_J)
+            .where(_c.id == job_id, _c.attempts == 0,
+                   _c.state.in_([JobState.POSTING.value, JobState.POSTED.value]))
+            .values(state=state.value, finished_at=now, updated_at=now, last_error=error)
+            .returning(*_c)
+        )
+        with self._db.session() as session:
+            row = session.execute(stmt).mappings().first()
+        return None if row is None else persistence.record_from_row(row)
+
+    # conductors that cannot run a job ----------------------------------------
+
+    def record_pass(self, job_id: str, posting_id: str, conductor: str,
+                    reason: str) -> None:
+        """Note that ``conductor`` left the job to others, and why.
+
+        Only for the job's own posting: a forged posting naming a real job
+        writes nothing.
+        """
+        now = self._now()
+        dialect = self._db.engine.dialect.name
+        insert = pg_dialect.insert if dialect == "postgresql" else sqlite_dialect.insert
+        source = sa.select(sa.literal(job_id), sa.literal(conductor), sa.literal(reason),
+                           _ts(now)).where(
+            sa.exists().where(_c.id == job_id, _c.board_job_id == posting_id))
+        stmt = insert(_P).from_select(["job_id", "conductor", "reason", "passed_at"],
+                                      source)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_P.c.job_id, _P.c.conductor],
+            set_={"reason": stmt.excluded.reason, "passed_at": stmt.excluded.passed_at})
+        with self._db.session() as session:
+            session.execute(stmt)
+
+    # reconciling records with the board --------------------------------------
+
+    def reconcile(self, held: Callable[[persistence.JobRecord], bool | None],
+                  grace: float) -> list[str]:
+        """Hand back RUNNING jobs whose lock nobody holds; return their ids.
+
+        ``held`` answers from the board: True (a lock exists), False (the
+        job is on the board, unclaimed), None (not on the board: not ours to
+        judge). Records changed in the last ``grace`` seconds are left alone,
+        so a claim in progress is never mistaken for a lost one.
+        """
+        with self._db.session() as session:
+            running = persistence.running_jobs(
+                session, self._now() - timedelta(seconds=grace))
+        handed_back = []
+        for record in running:
+            if held(record) is False and self.mark_lost(
+                    record, self.lost_reason(record)) is not None:
+                handed_back.append(record.id)
+        return handed_back
+
+
+def _ts(value: datetime) -> Any:
+    # Typed literal: a bare datetime in an expression would skip UTCDateTime's
+    # conversion (naive UTC on SQLite).
+    return sa.literal(value, _c.updated_at.type)

@@ -1,0 +1,324 @@
+"""Running one claimed job: its flow on a fenced TaskFlow engine, and what to record.
+
+The conductor claims; this module runs what it claimed and decides, from how
+the run ended, what the job record says and what happens to the posting on
+the board (``BoardAction``). Every write it makes, TaskFlow's included, is
+fenced by the claim: once another conductor has taken the job over, nothing
+of this run reaches the database, and the job is neither recorded nor
+consumed here.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import taskflow.engines
+from taskflow import exceptions as tf_exc
+from taskflow import states
+from taskflow.listeners import timing
+
+import jobs
+import persistence
+from orchestrator import engines
+from orchestrator.errors import OrchestratorError
+from orchestrator.registry import FlowRegistry
+
+LOG = logging.getLogger(__name__)
+
+_FINISHED_FLOW_STATES = {
+    states.SUCCESS: persistence.JobState.SUCCESS,
+    states.REVERTED: persistence.JobState.REVERTED,
+    states.FAILURE: persistence.JobState.FAILED,
+}
+
+# Errors that end a run through no fault of the flow: the flow is not marked
+# FAILED, and the attempt is handed back (or, for a lost claim, dropped).
+_INFRASTRUCTURE = (engines.EngineHalted, tf_exc.StorageFailure,
+                   persistence.PersistenceError)
+
+
+class BoardAction(enum.Enum):
+    """What becomes of the posting once the run is over."""
+
+    CONSUME = "consume"   # the job finished: remove it from the board
+    ABANDON = "abandon"   # handed back: release the lock for another attempt
+    DROP = "drop"         # the claim was lost: leave the board to the new owner
+
+
+class CannotRun(OrchestratorError):
+    """This conductor lacks something the job's flow needs."""
+
+
+@dataclass
+class JobContext:
+    """What a running job shares with its conductor."""
+
+    claim: jobs.Claim
+    spec: jobs.JobSpec
+    #: Set by the conductor when its session is lost: the claim is gone.
+    lost: threading.Event
+    #: Set while the ZooKeeper session is connected.
+    connected: threading.Event
+    #: Set when the conductor is stopping.
+    stopping: threading.Event
+
+
+class JobRunner:
+    """Runs claimed jobs; one instance per conductor, used from its worker threads."""
+
+    def __init__(self, database: persistence.Database, lifecycle: jobs.JobLifecycle,
+                 registry: FlowRegistry, *, engine: str = "serial",
+                 engine_options: dict[str, Any] | None = None,
+                 cancel_check_interval: float = 0.5,
+                 build_document: Callable[[dict[str, Any], str], tuple[str, Any]]
+                 | None = None) -> None:
+        self._db = database
+        self._lifecycle = lifecycle
+        self._registry = registry
+        self._engine = engine
+        self._engine_options = dict(engine_options or {})
+        self._cancel_interval = cancel_check_interval
+        self._build_document = build_document or _build_document
+
+    def build_flow(self, spec: jobs.JobSpec, record: persistence.JobRecord) -> Any:
+        """The job's flow: registered by name, or built from its record's document."""
+        try:
+            if record.document is None:
+                return self._registry.build(spec.flow_name)
+            name, flow = self._build_document(record.document,
+                                              f"job {spec.job_id}'s document")
+        except OrchestratorError as exc:
+            raise CannotRun(str(exc)) from exc
+        if name != spec.flow_name:
+            raise CannotRun(f"job {spec.job_id} names flow {spec.flow_name!r} but its "
+                            f"document is {name!r}")
+        return flow
+
+    def run(self, job: JobContext) -> BoardAction:
+        """Run the job to its end, a suspension or a halt; record what happened."""
+        claim, spec = job.claim, job.spec
+        try:
+            return self._run(job)
+        except persistence.ClaimLost:
+            LOG.warning("Job %s: taken over by another conductor; this run stops "
+                        "and records nothing", spec.job_id)
+            return BoardAction.DROP
+        except persistence.PersistenceError as exc:
+            # The record could not be written (the database is unreachable):
+            # the lock goes, and the next claimer finds the attempt unreported.
+            LOG.warning("Job %s: could not record the end of attempt %d (%s); "
+                        "handing it back", spec.job_id, claim.record.attempts, exc)
+            return BoardAction.ABANDON
+
+    def _run(self, job: JobContext) -> BoardAction:
+        claim, spec = job.claim, job.spec
+        backend = self._db.taskflow_backend(fence=claim.fence)
+        try:
+            flow_detail = backend.get_connection().get_flow_details(spec.flow_detail_id)
+        except (tf_exc.StorageFailure, tf_exc.NotFound) as exc:
+            return self._hand_back(claim, f"cannot load the flow detail: {exc}")
+        recorded = jobs.flow_name_from_meta(flow_detail.meta)
+        if recorded != spec.flow_name:
+            self._lifecycle.finish(claim, persistence.JobState.FAILED,
+                                   f"the job names flow {spec.flow_name!r} but its flow "
+                                   f"detail records {recorded!r}")
+            return BoardAction.CONSUME
+        if flow_detail.state in _FINISHED_FLOW_STATES:
+            # Its last conductor died after the flow ended but before recording
+            # it; TaskFlow would reset a REVERTED flow and run it all again.
+            LOG.info("Job %s: its flow already ended %s; recording it", spec.job_id,
+                     flow_detail.state)
+            self._lifecycle.finish(claim, _FINISHED_FLOW_STATES[flow_detail.state],
+                                   _failure_from_detail(flow_detail))
+            return BoardAction.CONSUME
+        try:
+            flow = self.build_flow(spec, claim.record)
+        except CannotRun as exc:
+            self._lifecycle.release(claim, undo_attempt=True)
+            raise CannotRun(str(exc)) from exc
+        guard = _Guard(job, _CancelCheck(self._db, spec.job_id, self._cancel_interval,
+                                         claim.record.cancel_requested_at is not None))
+        engine = taskflow.engines.load(
+            flow, store=dict(spec.store), flow_detail=flow_detail, backend=backend,
+            engine=self._engine, namespace=engines.NAMESPACE,
+            **{**self._engine_options, engines.CANCEL_CHECK: guard,
+               engines.INFRASTRUCTURE: _INFRASTRUCTURE},
+        )
+        LOG.info("Running job %s (%s), attempt %d", spec.job_id, spec.flow_name,
+                 claim.record.attempts)
+        error: BaseException | None = None
+        try:
+            with timing.EventTimeListener(engine):
+                suspended = False
+                for _state in engine.run_iter():
+                    if not suspended and job.stopping.is_set():
+                        LOG.info("Job %s: conductor stopping, suspending its flow",
+                                 spec.job_id)
+                        engine.suspend()
+                        suspended = True
+        except Exception as exc:  # noqa: BLE001 - every ending is classified below
+            error = exc
+        return self._outcome(job, engine, error)
+
+    def _outcome(self, job: JobContext, engine: Any,
+                 error: BaseException | None) -> BoardAction:
+        claim, spec = job.claim, job.spec
+        if engines.is_infrastructure_error(error, _INFRASTRUCTURE):
+            return self._after_halt(job, error)
+        flow_state = engine.storage.get_flow_state()
+        if flow_state in _FINISHED_FLOW_STATES:
+            state = _FINISHED_FLOW_STATES[flow_state]
+            message = None if state is persistence.JobState.SUCCESS else (
+                _failure_summary(engine) or _describe(error))
+            self._lifecycle.finish(claim, state, message)
+            LOG.info("Job %s finished %s", spec.job_id, state.value)
+            return BoardAction.CONSUME
+        if flow_state == states.SUSPENDED and error is None:
+            self._lifecycle.release(claim, persistence.JobState.SUSPENDED)
+            LOG.info("Job %s suspended; handing it back", spec.job_id)
+            return BoardAction.ABANDON
+        # The run raised something that is neither a task failure nor
+        # trouble with storage (a flow that does not validate...): another
+        # attempt would meet it again.
+        message = _failure_summary(engine) or _describe(error) or (
+            f"flow ended in state {flow_state}")
+        self._lifecycle.finish(claim, persistence.JobState.FAILED, message)
+        LOG.warning("Job %s failed: %s", spec.job_id, message)
+        return BoardAction.CONSUME
+
+    def _after_halt(self, job: JobContext, error: BaseException | None) -> BoardAction:
+        claim = job.claim
+        if _caused_by(error, persistence.ClaimLost):
+            raise persistence.ClaimLost(claim.job_id, claim.epoch)
+        if job.lost.is_set():
+            # Our session ended: the lock is gone. Say so in the record if the
+            # claim is still current; the next conductor resumes the job.
+            try:
+                self._lifecycle.release(claim, error="the conductor lost its "
+                                        "ZooKeeper session; handed back")
+            except persistence.PersistenceError:
+                pass
+            return BoardAction.DROP
+        if job.stopping.is_set() or _caused_by(error, engines.EngineHalted):
+            self._lifecycle.release(claim, persistence.JobState.SUSPENDED)
+            return BoardAction.ABANDON
+        return self._hand_back(claim, _describe(error) or "storage error")
+
+    def _hand_back(self, claim: jobs.Claim, error: str) -> BoardAction:
+        """Count a failed attempt: hand the job back with backoff, or fail it at last."""
+        record = self._lifecycle.retry_later(claim, f"storage unavailable: {error}")
+        if record.is_terminal:
+            LOG.error("Job %s: %s", claim.job_id, record.last_error)
+            return BoardAction.CONSUME
+        LOG.warning("Job %s attempt %d failed in storage, handed back until %s: %s",
+                    claim.job_id, record.attempts, record.not_before, error)
+        return BoardAction.ABANDON
+
+
+class _Guard:
+    """Asked before every task starts or reverts: may the job go on here, now?
+
+    While the ZooKeeper session is suspended the job waits (its lock may or
+    may not still be ours); once the session is lost, or the conductor stops
+    during the wait, the engine halts without starting the task. Otherwise it
+    returns the cancellation reason, if any.
+    """
+
+    def __init__(self, job: JobContext, cancel_check: Callable[[], str | None]) -> None:
+        self._job = job
+        self._cancel_check = cancel_check
+
+    def __call__(self) -> str | None:
+        job = self._job
+        waited = False
+        while not job.connected.is_set():
+            if not waited:
+                LOG.warning("Job %s: ZooKeeper session suspended; no task starts until "
+                            "it is back", job.spec.job_id)
+                waited = True
+            if job.lost.is_set() or job.stopping.is_set():
+                break
+            job.connected.wait(0.2)
+        if job.lost.is_set():
+            raise engines.EngineHalted("the conductor lost its ZooKeeper session")
+        if waited and not job.connected.is_set():
+            raise engines.EngineHalted("the conductor is stopping while its ZooKeeper "
+                                       "session is suspended")
+        return self._cancel_check()
+
+
+class _CancelCheck:
+    """Whether a job's cancellation was requested, asked of the database at most
+    once per ``interval`` seconds, so short tasks do not each pay for a query."""
+
+    def __init__(self, database: persistence.Database, job_id: str, interval: float,
+                 requested: bool = False) -> None:
+        self._db = database
+        self._job_id = job_id
+        self._interval = interval
+        self._checked_at = time.monotonic() if not requested else -float("inf")
+        self._reason: str | None = None
+
+    def __call__(self) -> str | None:
+        now = time.monotonic()
+        if self._reason is None and now - self._checked_at >= self._interval:
+            self._checked_at = now
+            try:
+                with self._db.session() as session:
+                    requested = persistence.is_cancel_requested(session, self._job_id)
+            except persistence.PersistenceError as exc:
+                # The next boundary asks again; a failed check must not fail the job.
+                LOG.warning("Job %s: cannot check for cancellation: %s", self._job_id, exc)
+                return None
+            if requested:
+                LOG.info("Job %s was cancelled; reverting it", self._job_id)
+                self._reason = "job cancelled by request"
+        return self._reason
+
+
+def _build_document(document: dict[str, Any], source: str) -> tuple[str, Any]:
+    # Imported here: only jobs posted with documents need the command catalog.
+    from orchestrator import declarative
+
+    return declarative.flow_from_data(document, source=source)
+
+
+def _caused_by(error: BaseException | None, kind: type[BaseException]) -> bool:
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, kind):
+            return True
+        if isinstance(error, tf_exc.WrappedFailure):
+            return any(f.check(kind) is not None for f in error)
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _describe(error: BaseException | None) -> str | None:
+    return None if error is None else f"{type(error).__name__}: {error}"
+
+
+def _failure_summary(engine: Any) -> str | None:
+    failures = engine.storage.get_execute_failures()
+    if failures:
+        atom, failure = next(iter(failures.items()))
+        return f"{atom}: {failure.exception_str}" if failure.exception_str else atom
+    error = getattr(engine, "last_error", None)
+    if error is not None:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def _failure_from_detail(flow_detail: Any) -> str | None:
+    for atom in flow_detail:
+        failure = getattr(atom, "failure", None)
+        if failure is not None:
+            return f"{atom.name}: {failure.exception_str}"
+    return None
