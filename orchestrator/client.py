@@ -23,4 +23,5 @@ def connect(config_files: Sequence[str] = ()) -> Orchestrator:
         settings.flow_registry(conf),
         settings.jobboard_settings(conf),
         close_database=True,
+        max_nesting_depth=conf.api.max_nesting_depth,
     )

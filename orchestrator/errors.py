@@ -56,6 +56,37 @@ class InvalidStore(InvalidRequest):
     """The store must be a JSON object mapping input names to values."""
 
 
+class InvalidText(InvalidRequest):
+    """Text holds a character that cannot be stored: NUL or an unpaired surrogate."""
+
+    def __init__(self, where: str, char: str) -> None:
+        kind = ("a NUL character" if char == "\x00"
+                else f"an unpaired surrogate (U+{ord(char):04X}), which is not valid Unicode")
+        super().__init__(f"{where} holds {kind}; it cannot be stored")
+        self.where = where
+
+
+class NestingTooDeep(InvalidRequest):
+    """A value nests objects and arrays deeper than allowed."""
+
+    def __init__(self, where: str, limit: int) -> None:
+        super().__init__(f"objects and arrays nest more than {limit} levels deep, at "
+                         f"{where} (the limit is [api] max_nesting_depth)")
+        self.where = where
+        self.limit = limit
+
+
+class JobTooLarge(InvalidRequest):
+    """The encoded job is too large for the jobboard."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"the encoded job is too large for the jobboard: {size} bytes, "
+                         f"more than its limit of {limit} bytes; pass large inputs by "
+                         "reference (a path or a URL) instead")
+        self.size = size
+        self.limit = limit
+
+
 class JobNotFound(InvalidRequest):
     """No job has that id."""
 

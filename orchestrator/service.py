@@ -17,6 +17,7 @@ from typing import Any
 
 import jobs
 import persistence
+from orchestrator import validation
 from orchestrator.errors import (
     IdempotencyConflict,
     InvalidMarker,
@@ -91,8 +92,10 @@ class Orchestrator:
         *,
         client_name: str = "orchestrator-client",
         close_database: bool = False,
+        max_nesting_depth: int = validation.DEFAULT_MAX_NESTING_DEPTH,
     ) -> None:
         self._db = database
+        self._max_nesting_depth = max_nesting_depth
         self._registry = registry
         self._board_settings = board_settings
         self._client_name = client_name
@@ -121,17 +124,26 @@ class Orchestrator:
         return list(self._registry.describe_all())
 
     def validate(self, flow_name: str | None, store: object,
-                 document: Mapping[str, Any] | None = None) -> tuple[str, str]:
+                 document: Mapping[str, Any] | None = None, *,
+                 priority: str = "NORMAL") -> tuple[str, str]:
         """Check the flow (by name, or a declarative document) and its store.
 
         Returns the flow's name and its label (its TaskFlow name). Nothing is
-        written.
+        written: whatever could fail later, when the job is stored, posted or
+        shown, is refused here (see ``orchestrator.validation``).
         """
         if not isinstance(store, Mapping) or not all(isinstance(k, str) for k in store):
             raise InvalidStore(
                 "the store must be a JSON object mapping input names to values, "
                 f"not {type(store).__name__}"
             )
+        if isinstance(flow_name, str):
+            validation.check_text(flow_name, "the flow name")
+        # Before anything encodes them: json.dumps recurses, and may not finish.
+        validation.check_json(store, "the store", max_depth=self._max_nesting_depth)
+        if document is not None:
+            validation.check_json(document, "the document",
+                                  max_depth=self._max_nesting_depth)
         try:
             json.dumps(store, allow_nan=False)
         except (TypeError, ValueError) as exc:
@@ -147,6 +159,7 @@ class Orchestrator:
         missing = set(flow.requires) - set(store)
         if missing:
             raise MissingInputs(flow_name, missing)
+        validation.check_posting_size(flow_name, store, priority=priority)
         return flow_name, str(flow.name)
 
     # jobs ------------------------------------------------------------------
@@ -173,7 +186,7 @@ class Orchestrator:
                                  + ", ".join(PRIORITIES))
         if idempotency_key is not None:
             _check_idempotency_key(idempotency_key)
-        name, label = self.validate(flow_name, store, document)
+        name, label = self.validate(flow_name, store, document, priority=priority)
         self._check_schema()
         if idempotency_key is not None:
             earlier = self._by_idempotency_key(idempotency_key, name, store, document)
@@ -203,6 +216,7 @@ class Orchestrator:
         conductor reverts what it did; a suspended one does so when it is next
         claimed. A finished job cannot be cancelled: ``JobFinished``.
         """
+        validation.check_text(job_id, "the job id")
         self._check_schema()
         record = self._lifecycle.request_cancel(job_id)
         if record is None:
@@ -225,6 +239,7 @@ class Orchestrator:
         return [ConductorStatus(info, running.get(info.name, 0)) for info in alive]
 
     def get_job(self, job_id: str) -> JobRecord:
+        validation.check_text(job_id, "the job id")
         self._check_schema()
         with self._db.session() as session:
             record = persistence.get_job(session, job_id)
@@ -262,9 +277,12 @@ class Orchestrator:
         """
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
-        for label, value in (("since", since), ("until", until)):
-            if value is not None and value.tzinfo is None:
-                raise InvalidRequest(f"{label} must include a timezone (e.g. +00:00 or Z)")
+        validation.check_time(since, "since")
+        validation.check_time(until, "until")
+        if flow_name is not None:
+            validation.check_text(flow_name, "the flow filter")
+        if marker is not None:
+            validation.check_text(marker, "the marker")
         self._check_schema()
         with self._db.session() as session:
             after = None

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import persistence
 from orchestrator import errors, views
 from orchestrator.api import schemas
+from orchestrator.api.wire import presentable
 from orchestrator.service import JobState, Orchestrator
 
 LOG = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (errors.JobNotFound, 404),
     (errors.Conflict, 409),
     (errors.InvalidMarker, 400),
+    (errors.JobTooLarge, 413),
     # Unknown flow, missing inputs, invalid store or document...
     (errors.InvalidRequest, 422),
     (errors.ServiceUnavailable, 503),
@@ -116,7 +118,9 @@ def _api_router(service: Orchestrator, settings: ApiSettings) -> APIRouter:
                                   "description": "Posted earlier with this idempotency key"},
                             400: {"model": schemas.Error, "description": "Malformed JSON"},
                             409: {"model": schemas.Error},
-                            413: {"model": schemas.Error, "description": "Body too large"},
+                            413: {"model": schemas.Error,
+                                  "description": "The body is over [api] max_body_size, "
+                                  "or the encoded job over what the jobboard takes"},
                             503: {"model": schemas.Error}})
     def post_job(body: schemas.JobRequest, response: Response,
                  idempotency_key: Annotated[str | None, Header()] = None) -> Any:
@@ -132,7 +136,7 @@ def _api_router(service: Orchestrator, settings: ApiSettings) -> APIRouter:
         response.headers["Location"] = f"{PREFIX}/jobs/{posted.record.id}"
         if not posted.created:
             response.status_code = 200
-        return views.job_summary_dict(posted.record)
+        return presentable(views.job_summary_dict(posted.record))
 
     @router.get("/jobs", response_model=schemas.JobList,
                 responses={400: {"model": schemas.Error}})
@@ -153,14 +157,14 @@ def _api_router(service: Orchestrator, settings: ApiSettings) -> APIRouter:
         page = service.page_jobs(
             states=[JobState(s) for s in state] if state else None, flow_name=flow,
             since=since, until=until, limit=limit or settings.page_size, marker=marker)
-        return {"jobs": [views.job_summary_dict(r) for r in page.jobs],
-                "next_marker": page.next_marker}
+        return presentable({"jobs": [views.job_summary_dict(r) for r in page.jobs],
+                            "next_marker": page.next_marker})
 
     @router.get("/jobs/{job_id}", response_model=schemas.JobWithTasks,
                 responses={404: {"model": schemas.Error}})
     def get_job(job_id: str) -> Any:
         """The job and its tasks in execution order: states, results, failures, times."""
-        return views.history_dict(service.job_history(job_id), traceback=True)
+        return presentable(views.history_dict(service.job_history(job_id), traceback=True))
 
     @router.post("/jobs/{job_id}/cancel", status_code=202, response_model=schemas.Job,
                  responses={404: {"model": schemas.Error}, 409: {"model": schemas.Error}})
@@ -169,18 +173,19 @@ def _api_router(service: Orchestrator, settings: ApiSettings) -> APIRouter:
 
         A job no conductor has started is REVERTED at once. A finished job: 409.
         """
-        return views.job_summary_dict(service.cancel(job_id))
+        return presentable(views.job_summary_dict(service.cancel(job_id)))
 
     @router.get("/flows", response_model=schemas.FlowList)
     def list_flows() -> Any:
         """Registered flows and the inputs each one requires."""
-        return {"flows": [views.flow_dict(info) for info in service.flows()]}
+        return presentable({"flows": [views.flow_dict(info) for info in service.flows()]})
 
     @router.get("/conductors", response_model=schemas.ConductorList,
                 responses={503: {"model": schemas.Error}})
     def list_conductors() -> Any:
         """Conductors alive now, as registered in ZooKeeper."""
-        return {"conductors": [views.conductor_dict(c) for c in service.conductors()]}
+        return presentable(
+            {"conductors": [views.conductor_dict(c) for c in service.conductors()]})
 
     combined = APIRouter()
     combined.include_router(public)
@@ -207,7 +212,10 @@ def _add_pages(app: FastAPI) -> None:
 
 def error_response(status: int, code: str, message: str,
                    headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"status": status, "code": code, "message": message}},
+    # Messages quote the request (a field name, a flow name...), which may
+    # not be valid Unicode.
+    return JSONResponse({"error": {"status": status, "code": code,
+                                   "message": presentable(message)}},
                         status_code=status, headers=headers)
 
 
@@ -245,6 +253,10 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    unreadable = _unreadable_body(exc)
+    if unreadable is not None:
+        return error_response(400, "malformed_json",
+                              f"the request body is not valid JSON: {unreadable}")
     codes = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
              413: "payload_too_large"}
     message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
@@ -252,6 +264,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = f"no such resource: {request.url.path}"
     return error_response(exc.status_code, codes.get(exc.status_code, "http_error"),
                           message, headers=dict(exc.headers or {}))
+
+
+def _unreadable_body(exc: StarletteHTTPException) -> str | None:
+    """Why the body could not be parsed, when that is what ``exc`` reports.
+
+    FastAPI answers a body that ``json.loads`` fails on for another reason
+    than a syntax error with a bare 400 chained to that error.
+    """
+    cause = exc.__cause__
+    if exc.status_code != 400:
+        return None
+    if isinstance(cause, UnicodeDecodeError):
+        return "it is not UTF-8"
+    if isinstance(cause, RecursionError):
+        return "it nests objects and arrays too deeply to be read"
+    return None
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:

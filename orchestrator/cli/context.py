@@ -63,7 +63,8 @@ class AppContext:
 
     def orchestrator(self) -> Orchestrator:
         return Orchestrator(self.database, self.registry,
-                            settings.jobboard_settings(self.conf))
+                            settings.jobboard_settings(self.conf),
+                            max_nesting_depth=self.conf.api.max_nesting_depth)
 
     def close(self) -> None:
         if self._database is not None:

@@ -40,6 +40,18 @@ OPTS = [
         help="Largest request body in bytes; larger ones are refused with 413.",
     ),
     cfg.IntOpt(
+        "max_nesting_depth",
+        # The same numbers as orchestrator.validation (a unit test keeps them so);
+        # not imported from there, so that reading options stays light.
+        default=64,
+        min=1,
+        max=200,
+        help="Deepest nesting of objects and arrays accepted in a job's store or flow "
+        "document (the store itself is level 1); deeper ones are refused. Applies to "
+        "the API, the CLI and orchestrator.connect(). At most 200, so that every "
+        "stored job can still be encoded in a response.",
+    ),
+    cfg.IntOpt(
         "page_size",
         default=50,
         min=1,

@@ -6,17 +6,24 @@ whole module; each test posts its own jobs.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import signal
+import socket
+import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
 
+from jobs import MAX_POSTING_BYTES
 from orchestrator.api.client import ApiClient, ApiError
 from orchestrator.flows import ledger
 from tests.functional.conftest import Deployment, wait_exit
@@ -255,6 +262,325 @@ def test_a_body_over_the_size_limit_gets_413(http: httpx.Client, client: ApiClie
     assert len(_all_jobs(client)) == before
 
 
+# input that cannot be stored: refused before anything is written ------------
+
+
+class Stored(NamedTuple):
+    job_rows: int
+    logbooks: int
+
+
+def _stored(stack: Stack) -> Stored:
+    """Job rows and TaskFlow logbooks, read straight from the stack's SQLite file."""
+    path = stack.deployment.db_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+        rows = db.execute("SELECT count(*) FROM orchestrator_jobs").fetchone()[0]
+        books = db.execute("SELECT count(*) FROM logbooks").fetchone()[0]
+    return Stored(rows, books)
+
+
+def _postings_naming(stack: Stack, probe: str) -> list[str]:
+    """Nodes on the stack's jobboard whose data mentions ``probe``."""
+    board = stack.deployment.board_path
+    zk = KazooClient(hosts=stack.deployment.zk_hosts)
+    zk.start(timeout=10)
+    try:
+        found = []
+        for child in zk.get_children(board) if zk.exists(board) else []:
+            with contextlib.suppress(NoNodeError):  # finished and removed meanwhile
+                data, _ = zk.get(f"{board}/{child}")
+                if probe.encode() in (data or b""):
+                    found.append(child)
+        return found
+    finally:
+        zk.stop()
+        zk.close()
+
+
+@contextlib.contextmanager
+def _stores_nothing(stack: Stack, probe: str) -> Iterator[None]:
+    """No job row, no logbook, no posting: as if the request never came."""
+    before = _stored(stack)
+    yield
+    assert _stored(stack) == before
+    assert _postings_naming(stack, probe) == []
+
+
+def _json(value: object) -> bytes:
+    # ensure_ascii: NUL and unpaired surrogates travel as \\u escapes, as any
+    # JSON encoder that accepts them sends them.
+    return json.dumps(value).encode()
+
+
+def _nested(depth: int, leaf: str = "") -> str:
+    """JSON text of ``depth`` arrays around ``leaf`` (JSON text too)."""
+    return "[" * depth + leaf + "]" * depth
+
+
+def _volume(probe: str, **extra: object) -> dict[str, object]:
+    return {**VOLUME, "probe": probe, **extra}
+
+
+def _deep_store(probe: str, arrays: int) -> bytes:
+    # The store is level 1: 'arrays' arrays inside it make arrays + 1 levels.
+    return _json({"flow": "create-volume", "store": {"probe": probe, **VOLUME,
+                                                     "deep": "@deep@"}}).replace(
+        b'"@deep@"', _nested(arrays).encode())
+
+
+STEP = {"name": "s", "command": "demo.echo"}
+UNSTORABLE: list[tuple[str, Callable[[str], bytes], int, str, str]] = [
+    ("surrogate-in-store-value",
+     lambda p: _json({"flow": "create-volume", "store": _volume(p, note="bad \ud800")}),
+     422, "invalid_text", "the store['note'] holds an unpaired surrogate (U+D800)"),
+    ("surrogate-in-store-key",
+     lambda p: _json({"flow": "create-volume", "store": _volume(p, **{"k\udc80": 1})}),
+     422, "invalid_text", "a key in the store"),
+    ("surrogate-deep-in-store",
+     lambda p: _json({"flow": "create-volume",
+                      "store": _volume(p, list=[{"a": ["x", "\udfff"]}])}),
+     422, "invalid_text", "the store['list'][0]['a'][1]"),
+    ("nul-in-store-value",
+     lambda p: _json({"flow": "create-volume", "store": _volume(p, note="a\x00b")}),
+     422, "invalid_text", "NUL"),
+    ("nul-in-store-key",
+     lambda p: _json({"flow": "create-volume", "store": _volume(p, **{"k\x00": 1})}),
+     422, "invalid_text", "NUL"),
+    ("nul-in-flow",
+     lambda p: _json({"flow": "create-volume\x00", "store": _volume(p)}),
+     422, "invalid_text", "the flow name holds a NUL"),
+    ("surrogate-in-flow",
+     lambda p: _json({"flow": "create-volume\ud800", "store": _volume(p)}),
+     422, "invalid_request", "flow"),
+    ("surrogate-in-a-field-name",
+     lambda p: _json({"flow": "create-volume", "store": _volume(p), "\ud800": 1}),
+     422, "invalid_request", "valid string"),
+    ("nul-in-document",
+     lambda p: _json({"document": {"name": "doc\x00", "steps": [STEP]},
+                      "store": {"probe": p}}),
+     422, "invalid_text", "the document['name'] holds a NUL"),
+    ("surrogate-in-document",
+     lambda p: _json({"document": {"name": "doc", "steps": [{**STEP, "name": "s\ud800"}]},
+                      "store": {"probe": p}}),
+     422, "invalid_text", "the document['steps'][0]['name']"),
+    ("nul-in-idempotency-key",
+     lambda p: _json({"flow": "create-volume", "store": _volume(p),
+                      "idempotency_key": "k\x00"}),
+     422, "invalid_request", "idempotency key"),
+    ("surrogate-in-idempotency-key",
+     lambda p: _json({"flow": "create-volume", "store": _volume(p),
+                      "idempotency_key": "k\ud800"}),
+     422, "invalid_request", "idempotency_key"),
+    ("store-nested-65-levels", lambda p: _deep_store(p, 64),
+     422, "nesting_too_deep", "more than 64 levels deep"),
+    ("document-nested-65-levels",
+     lambda p: _json({"document": {"name": "doc", "steps": [STEP], "x": "@deep@"},
+                      "store": {"probe": p}}).replace(b'"@deep@"', _nested(64).encode()),
+     422, "nesting_too_deep", "more than 64 levels deep"),
+    # Past Python's recursion limit the JSON parser itself gives up.
+    ("nested-beyond-the-parser",
+     lambda p: _json({"flow": "create-volume", "store": {"probe": p, "d": "@"}}).replace(
+         b'"@"', _nested(1500).encode()),
+     400, "malformed_json", "too deeply"),
+    ("not-utf8",
+     lambda p: b'{"flow": "create-volume", "store": {"probe": "%s", "a": "\xff"}}'
+     .replace(b"%s", p.encode()),
+     400, "malformed_json", "not UTF-8"),
+]
+
+
+@pytest.mark.parametrize("make_body,status,code,named", [c[1:] for c in UNSTORABLE],
+                         ids=[c[0] for c in UNSTORABLE])
+def test_posts_that_cannot_be_stored_are_refused_and_store_nothing(
+        stack: Stack, http: httpx.Client, make_body: Callable[[str], bytes], status: int,
+        code: str, named: str) -> None:
+    probe = f"probe-{uuid.uuid4()}"
+    body = make_body(probe)
+    assert len(body) <= BODY_LIMIT
+    with _stores_nothing(stack, probe):
+        response = http.post("/v1/jobs", content=body,
+                             headers={"Content-Type": "application/json"})
+        assert named in _error(response, status, code)
+
+
+def test_odd_characters_in_the_idempotency_key_header_are_refused(
+        stack: Stack, http: httpx.Client) -> None:
+    probe = f"probe-{uuid.uuid4()}"
+    with _stores_nothing(stack, probe):
+        # Header bytes arrive as Latin-1: 0x85 is the control character NEL.
+        response = http.post("/v1/jobs", json={"flow": "create-volume",
+                                               "store": _volume(probe)},
+                             headers={"Idempotency-Key": b"key\x85"})
+        assert "idempotency key" in _error(response, 422, "invalid_request")
+
+        # NUL in a header never reaches the app: the HTTP parser refuses it (400).
+        host, port = stack.url.removeprefix("http://").split(":")
+        body = _json({"flow": "create-volume", "store": _volume(probe)})
+        with socket.create_connection((host, int(port)), timeout=30) as conn:
+            conn.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: api\r\n"
+                         + f"Authorization: Bearer {TOKEN}\r\n".encode()
+                         + b"Idempotency-Key: a\x00b\r\nContent-Type: application/json\r\n"
+                         + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                           .encode() + body)
+            reply = b"".join(iter(lambda: conn.recv(65536), b""))
+        assert reply.startswith(b"HTTP/1.1 400 "), reply[:200]
+
+
+def test_nesting_up_to_the_limit_is_accepted_and_returned_as_posted(
+        stack: Stack, http: httpx.Client, client: ApiClient) -> None:
+    body = _deep_store(f"probe-{uuid.uuid4()}", 63)  # 64 levels, the default limit
+    response = http.post("/v1/jobs", content=body,
+                         headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    posted = json.loads(body)["store"]
+    job = response.json()
+    assert job["store"] == posted
+    assert http.get(f"/v1/jobs/{job['id']}").json()["store"] == posted
+    listed = {j["id"]: j for j in _all_jobs(client)}
+    assert listed[job["id"]]["store"] == posted
+    client.wait(job["id"], timeout=60, interval=0.1)
+
+
+@pytest.mark.parametrize("params", [
+    {"flow": "ü'\";--%_*"}, {"flow": "x" * 1000}, {"marker": "%'\"\\"},
+    {"since": "0001-01-01T00:00:00-14:00"}, {"until": "9999-12-31T23:59:59+14:00"},
+], ids=["quotes-and-wildcards", "long-flow", "odd-marker", "earliest", "latest"])
+def test_odd_but_storable_listing_parameters_get_an_answer(
+        http: httpx.Client, params: dict[str, str]) -> None:
+    response = http.get("/v1/jobs", params=params)
+    if "marker" in params:
+        _error(response, 400, "invalid_marker")
+    else:
+        assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("query", ["flow=%ED%A0%80", "flow=%FF%FE", "marker=%ED%A0%80"],
+                         ids=["surrogate-bytes-flow", "latin1-flow", "surrogate-bytes-marker"])
+def test_query_bytes_that_are_not_utf8_are_read_as_replacement_characters(
+        http: httpx.Client, query: str) -> None:
+    response = http.get(f"/v1/jobs?{query}")
+    if query.startswith("marker"):
+        _error(response, 400, "invalid_marker")
+    else:
+        assert response.status_code == 200 and response.json()["jobs"] == []
+
+
+@pytest.mark.parametrize("job_id,status,code", [
+    ("a%00b", 422, "invalid_text"),
+    ("%ED%A0%80", 404, "job_not_found"),
+    ("%FF%FE", 404, "job_not_found"),
+    ("%25%27%22%3B--%20", 404, "job_not_found"),
+    ("x" * 2000, 404, "job_not_found"),
+    ("a%2Fb", 404, "not_found"),
+], ids=["nul", "surrogate-bytes", "not-utf8", "quotes", "long", "slash"])
+@pytest.mark.parametrize("method,template", [("GET", "/v1/jobs/{}"),
+                                             ("POST", "/v1/jobs/{}/cancel")],
+                         ids=["get", "cancel"])
+def test_odd_job_ids_get_4xx(http: httpx.Client, method: str, template: str,
+                             job_id: str, status: int, code: str) -> None:
+    _error(http.request(method, template.format(job_id)), status, code)
+
+
+def test_jobs_stored_with_unencodable_data_by_an_earlier_release_are_still_shown(
+        stack: Stack, http: httpx.Client, client: ApiClient) -> None:
+    job = client.wait(client.post_job("create-volume", VOLUME)["id"], timeout=60,
+                      interval=0.1)
+    # What an earlier release let through: unpaired surrogates, 300 levels.
+    bad = ('{"note": "bad \\ud800", "\\udc80key": 1, "deep": '
+           + _nested(300, '"\\udfff"') + "}")
+    path = stack.deployment.db_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as db, db:
+        db.execute("UPDATE orchestrator_jobs SET store = ? WHERE id = ?", (bad, job["id"]))
+
+    def shown(store: dict[str, Any]) -> None:
+        assert store["note"] == "bad \ufffd" and store["\ufffdkey"] == 1
+        inner, levels = store["deep"], 0
+        while isinstance(inner, list):
+            inner, levels = inner[0], levels + 1
+        # Nested past what the response can carry: the rest comes as JSON text.
+        assert 200 < levels < 300
+        rest = json.loads(inner)
+        for _ in range(300 - levels):
+            rest = rest[0]
+        assert rest == "\udfff"
+
+    response = http.get("/v1/jobs", params={"limit": 1000})
+    assert response.status_code == 200, response.text
+    shown(next(j for j in response.json()["jobs"] if j["id"] == job["id"])["store"])
+    single = http.get(f"/v1/jobs/{job['id']}")
+    assert single.status_code == 200, single.text
+    shown(single.json()["store"])
+    assert job["id"] in {j["id"] for j in _all_jobs(client)}  # every page, via markers
+    _error(http.post(f"/v1/jobs/{job['id']}/cancel"), 409, "job_finished")
+
+
+def test_the_cli_refuses_the_same_input(stack: Stack) -> None:
+    probe = f"probe-{uuid.uuid4()}"
+    with _stores_nothing(stack, probe):
+        for store, named in [
+            ('{"note": "\\ud800"}', "unpaired surrogate"),
+            ('{"note": "a\\u0000b"}', "NUL"),
+            ('{"deep": ' + _nested(64) + "}", "more than 64 levels deep"),
+        ]:
+            store = store.replace("{", f'{{"probe": "{probe}", ', 1)
+            result = stack.deployment.run("post", "create-volume", "--store-json", store)
+            assert result.returncode == 2, (result.stdout, result.stderr)
+            assert named in result.stderr and "Traceback" not in result.stderr
+
+
+# a roomier API: the jobboard's limit, and a configured nesting limit ----------
+
+
+@pytest.fixture(scope="module")
+def roomy(stack: Stack) -> str:
+    """A second API over the same stack, with a 1 MiB body limit and 100 levels."""
+    return stack.deployment.start_api(TOKEN, max_body_size=1024 * 1024,
+                                      max_nesting_depth=100)
+
+
+def _post_to(url: str, body: bytes) -> httpx.Response:
+    return httpx.post(f"{url}/v1/jobs", content=body, timeout=60,
+                      headers={"Authorization": f"Bearer {TOKEN}",
+                               "Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize("char", ["x", "€"], ids=["ascii", "three-byte"])
+def test_a_store_too_large_for_the_jobboard_gets_413_and_the_api_keeps_working(
+        stack: Stack, roomy: str, client: ApiClient, char: str) -> None:
+    probe = f"probe-{uuid.uuid4()}"
+    frame = json.dumps({"flow": "create-volume", "store": _volume(probe, pad="")},
+                       ensure_ascii=False).encode()
+    # Just under the body limit, so only the jobboard's limit can refuse it.
+    room = 1024 * 1024 - len(frame) - 64
+    pad = char * (room // len(char.encode()))
+    body = json.dumps({"flow": "create-volume", "store": _volume(probe, pad=pad)},
+                      ensure_ascii=False).encode()
+    assert MAX_POSTING_BYTES < len(body) <= 1024 * 1024
+    with _stores_nothing(stack, probe):
+        message = _error(_post_to(roomy, body), 413, "job_too_large")
+    assert "the encoded job is too large for the jobboard" in message
+    sizes = re.search(r"(\d+) bytes, more than its limit of (\d+) bytes", message)
+    assert sizes is not None, message
+    assert int(sizes[1]) > len(body) - 1000 and int(sizes[2]) == MAX_POSTING_BYTES
+    # The API's ZooKeeper session survived: nothing oversized was sent.
+    after = _post_to(roomy, _json({"flow": "create-volume", "store": VOLUME}))
+    assert after.status_code == 201, after.text
+    client.wait(after.json()["id"], timeout=60, interval=0.1)
+
+
+def test_the_nesting_limit_is_configurable(stack: Stack, roomy: str,
+                                           client: ApiClient) -> None:
+    probe = f"probe-{uuid.uuid4()}"
+    with _stores_nothing(stack, probe):
+        refused = _post_to(stack.url, _deep_store(probe, 80))
+        assert "more than 64 levels" in _error(refused, 422, "nesting_too_deep")
+        refused = _post_to(roomy, _deep_store(probe, 100))
+        assert "more than 100 levels" in _error(refused, 422, "nesting_too_deep")
+    accepted = _post_to(roomy, _deep_store(probe, 80))
+    assert accepted.status_code == 201, accepted.text
+    client.wait(accepted.json()["id"], timeout=60, interval=0.1)
+
+
 # listing -------------------------------------------------------------------
 
 
@@ -298,8 +624,13 @@ def test_list_filters_and_pages_newest_first(client: ApiClient, tmp_path: Path) 
     ({"state": "DONE"}, 422, "invalid_request", "state"),
     ({"since": "yesterday"}, 422, "invalid_request", "since"),
     ({"since": "2026-01-01T00:00:00"}, 422, "invalid_request", "timezone"),
+    ({"marker": "a\x00b"}, 422, "invalid_text", "marker"),
+    ({"flow": "create-volume\x00"}, 422, "invalid_text", "flow filter"),
+    ({"since": "9999-12-31T23:59:59-14:00"}, 422, "invalid_request", "out of range"),
+    ({"until": "0001-01-01T00:00:00+14:00"}, 422, "invalid_request", "out of range"),
 ], ids=["unknown-marker", "garbage-marker", "limit-0", "limit-too-big", "limit-text",
-        "bad-state", "bad-since", "naive-since"])
+        "bad-state", "bad-since", "naive-since", "nul-marker", "nul-flow",
+        "since-past-9999", "until-before-1"])
 def test_bad_listing_parameters_get_4xx(http: httpx.Client, params: dict[str, object],
                                         status: int, code: str, named: str) -> None:
     assert named in _error(http.get("/v1/jobs", params=params), status, code)
