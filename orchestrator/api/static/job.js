@@ -69,6 +69,14 @@
                         el("pre", { className: "last-error", text: job.last_error,
                                     attrs: { id: "job-last-error" } })));
     }
+    // Conductors that lack the job's flow (or a command) leave it to others.
+    const passes = job.passed_over || [];
+    if (passes.length) {
+      items.push(detail("Passed over", null, el(
+        "ul", { attrs: { id: "job-passed-over" } },
+        ...passes.map((p) => el("li", { text: `${p.conductor}: ${p.reason}`,
+                                        attrs: { title: p.passed_at } })))));
+    }
     byId("job-details").replaceChildren(...items.flat());
 
     const cancel = byId("cancel");
