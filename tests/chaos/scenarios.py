@@ -74,12 +74,11 @@ class Cluster:
             f"session_timeout = {self.session_timeout}\n"
             "[database]\n"
             f"connection = {self.db_url}\n"
+            # Otherwise the defaults: takeover is measured as users get it.
             "[conductor]\n"
-            "poll_interval = 0.05\n"
             f"max_attempts = {self.max_attempts}\n"
             f"retry_delay = {self.retry_delay}\n"
             f"max_simultaneous_jobs = {self.max_jobs}\n"
-            "reconcile_interval = 2\n"
         )
 
     def conductor_argv(self, name: str) -> list[str]:

@@ -7,12 +7,17 @@ the ground truth of which side effects really happened, and how often.
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from orchestrator.flows import ledger
+import jobs
+import persistence
+from orchestrator.conductor import Conductor, ConductorSettings
+from orchestrator.flows import ledger, phone_calls
+from orchestrator.registry import FlowRegistry
 from tests.functional.conftest import Deployment, job_row, kill9, wait_exit
 from tests.helpers import wait_for
 
@@ -137,3 +142,44 @@ def test_a_suspended_job_cancelled_meanwhile_reverts_on_the_next_conductor(
     # Nothing new started after the cancel; what had run is reverted, last first.
     assert _entries(ledger_path, "start") == done == ["step-1", "step-2"]
     assert _entries(ledger_path, "revert") == ["step-2", "step-1"]
+
+
+def test_a_killed_conductors_running_record_is_handed_back_and_says_why(
+        deployment: Deployment, tmp_path: Path) -> None:
+    """No other conductor can run the job here, yet its record must not keep
+    saying RUNNING under a dead owner: conductors reconcile records with the board."""
+    ledger_path = tmp_path / "ledger"
+    first = deployment.start_conductor("first")
+    job_id = _post_slow(deployment, ledger_path)
+    wait_for(lambda: _started(ledger_path, "step-2"), timeout=60,
+             message="step-2 to start on the first conductor")
+    kill9(first)
+    assert job_row(deployment.db_url, job_id)["owner"] == "first"
+
+    # A conductor of a host without the slow-steps flow: it reconciles, but
+    # leaves the job to a conductor that has the flow.
+    registry = FlowRegistry({"phone-calls": phone_calls.make_flow})
+    database = persistence.Database(deployment.db_url)
+    settings = jobs.JobboardSettings(hosts=(deployment.zk_hosts,),
+                                     path=deployment.board_path, session_timeout=2)
+    try:
+        with jobs.open_jobboard(settings, "other-host") as board:
+            other = Conductor(ConductorSettings(name="other-host", reconcile_interval=0.5),
+                              board, database, registry)
+            runner = threading.Thread(target=other.run, daemon=True)
+            runner.start()
+            try:
+                handed_back = wait_for(
+                    lambda: (j := job_row(deployment.db_url, job_id))["state"] == "POSTED"
+                    and j, timeout=60, message="the record to be handed back")
+            finally:
+                other.stop()
+                runner.join(timeout=30)
+    finally:
+        database.close()
+    assert handed_back["owner"] is None
+    assert handed_back["error"] == "conductor first was lost during step step-2 (attempt 1)"
+
+    deployment.start_conductor("second")
+    job = _wait_state(deployment, job_id, {"SUCCESS", "REVERTED", "FAILED"}, timeout=90)
+    assert (job["state"], job["attempts"]) == ("SUCCESS", 2)
