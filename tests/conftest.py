@@ -80,15 +80,13 @@ def jobboard_path() -> str:
     return f"/t-{uuid4().hex[:12]}/jobs"
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[LocalPostgres]:
-    """A throwaway PostgreSQL cluster for the whole session, on a free port."""
+def _running_postgres(prefix: str, *, crash_safe: bool = False) -> Iterator[LocalPostgres]:
     # Not under pytest's tmp dir: it is mode 0700 and the server runs as `postgres`.
-    base_dir = Path(tempfile.mkdtemp(prefix="orchestrator-test-pg-"))
+    base_dir = Path(tempfile.mkdtemp(prefix=prefix))
     bin_dir = os.environ.get("ORCHESTRATOR_TEST_PG_BIN")
-    server = LocalPostgres(
-        base_dir, find_free_port(), bin_dir=Path(bin_dir) if bin_dir else None
-    )
+    server = LocalPostgres(base_dir, find_free_port(),
+                           bin_dir=Path(bin_dir) if bin_dir else None,
+                           crash_safe=crash_safe)
     problem = _start_problem(
         server.start, (PostgresUnavailable, PostgresStartError, OSError)
     )
@@ -100,6 +98,12 @@ def postgres_server() -> Iterator[LocalPostgres]:
     finally:
         server.stop()
         shutil.rmtree(base_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[LocalPostgres]:
+    """A throwaway PostgreSQL cluster for the whole session, on a free port."""
+    yield from _running_postgres("orchestrator-test-pg-")
 
 
 @pytest.fixture
@@ -141,26 +145,7 @@ def private_postgres() -> Iterator[LocalPostgres]:
     Its ``stop()`` is a crash (immediate mode); commits are synchronous, so every
     committed transaction is still there after the next ``start()``.
     """
-    # Not under pytest's tmp dir: it is mode 0700 and the server runs as `postgres`.
-    base_dir = Path(tempfile.mkdtemp(prefix="orchestrator-test-private-pg-"))
-    bin_dir = os.environ.get("ORCHESTRATOR_TEST_PG_BIN")
-    server = LocalPostgres(
-        base_dir,
-        find_free_port(),
-        bin_dir=Path(bin_dir) if bin_dir else None,
-        crash_safe=True,
-    )
-    problem = _start_problem(
-        server.start, (PostgresUnavailable, PostgresStartError, OSError)
-    )
-    if problem:
-        shutil.rmtree(base_dir, ignore_errors=True)
-        service_unavailable(f"PostgreSQL unavailable: {problem}")
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base_dir, ignore_errors=True)
+    yield from _running_postgres("orchestrator-test-private-pg-", crash_safe=True)
 
 
 @pytest.fixture
