@@ -39,6 +39,7 @@ import persistence
 from orchestrator.errors import OrchestratorError
 from orchestrator.jobrun import BoardAction, CannotRun, JobContext, JobRunner
 from orchestrator.registry import FlowRegistry
+from orchestrator.stall import StallDetector
 
 LOG = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ class Conductor:
         self._needs_idle: set[str] = set()
         self._db_retry_at = 0.0
         self._db_down = False
+        # A stall a quarter of the session long may have cost the session.
+        self._stall = StallDetector(min(0.5, board.settings.session_timeout / 4))
         self._next_reconcile = 0.0
         if board.connected:
             self._connected.set()
@@ -148,6 +151,7 @@ class Conductor:
         LOG.info("Conductor registered as %s", entity)
         workers = futures.ThreadPoolExecutor(self.settings.max_simultaneous_jobs,
                                              thread_name_prefix=f"job-{self.name}")
+        self._stall.start()
         seen = -1
         try:
             while not self._stopping.is_set():
@@ -165,6 +169,7 @@ class Conductor:
                     # job is handed back rather than holding the stop up.
                     running.context.claim.fence.abort.set()
             workers.shutdown(wait=True)
+            self._stall.stop()
             self._collect_finished()
             if self._connected.is_set():
                 self._retry_pending()
@@ -305,7 +310,8 @@ class Conductor:
     def _start(self, job: jobs.BoardJob, spec: jobs.JobSpec, claim: jobs.Claim,
                workers: futures.ThreadPoolExecutor) -> None:
         context = JobContext(claim=claim, spec=spec, lost=self._lost,
-                             connected=self._connected, stopping=self._stopping)
+                             connected=self._connected, stopping=self._stopping,
+                             stall=self._stall, holds=lambda: self._board.holds(job))
         if self._stopping.is_set():
             claim.fence.abort.set()
         future = workers.submit(self._run_job, context)
@@ -393,6 +399,11 @@ class Conductor:
         if now < self._next_reconcile:
             return
         self._next_reconcile = now + self.settings.reconcile_interval
+        # What this conductor remembers of postings that left the board goes too.
+        on_board = {job.path for job in self._board.jobs()}
+        for path in [p for p in self._skip if p not in on_board]:
+            del self._skip[path]
+        self._needs_idle &= on_board
         grace = max(5.0, 3 * self._board.settings.session_timeout)
         try:
             handed_back = self._lifecycle.reconcile(self._held, grace)

@@ -21,6 +21,7 @@ from typing import Any
 import taskflow.engines
 from taskflow import exceptions as tf_exc
 from taskflow import states
+from taskflow import storage as tf_storage
 from taskflow.listeners import timing
 
 import jobs
@@ -28,6 +29,7 @@ import persistence
 from orchestrator import engines
 from orchestrator.errors import OrchestratorError
 from orchestrator.registry import FlowRegistry
+from orchestrator.stall import StallDetector
 
 LOG = logging.getLogger(__name__)
 
@@ -67,6 +69,11 @@ class JobContext:
     connected: threading.Event
     #: Set when the conductor is stopping.
     stopping: threading.Event
+    #: Notices that the process stood still (then the claim is checked).
+    stall: StallDetector
+    #: Whether this conductor's session holds the job's lock, asked of ZooKeeper
+    #: (raises ``jobs.BoardUnavailable`` when ZooKeeper cannot say).
+    holds: Callable[[], bool]
 
 
 class JobRunner:
@@ -104,7 +111,14 @@ class JobRunner:
         """Run the job to its end, a suspension or a halt; record what happened."""
         claim, spec = job.claim, job.spec
         try:
-            return self._run(job)
+            try:
+                return self._run(job)
+            except (CannotRun, persistence.PersistenceError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bug here must not lose the job
+                LOG.exception("Job %s: attempt %d failed unexpectedly", spec.job_id,
+                              claim.record.attempts)
+                return self._failed_attempt(claim, _describe(exc) or "unexpected error")
         except persistence.ClaimLost:
             LOG.warning("Job %s: taken over by another conductor; this run stops "
                         "and records nothing", spec.job_id)
@@ -123,6 +137,7 @@ class JobRunner:
             flow_detail = backend.get_connection().get_flow_details(spec.flow_detail_id)
         except (tf_exc.StorageFailure, tf_exc.NotFound) as exc:
             return self._hand_back(claim, f"cannot load the flow detail: {exc}")
+        _repair_injection(flow_detail)
         recorded = jobs.flow_name_from_meta(flow_detail.meta)
         if recorded != spec.flow_name:
             self._lifecycle.finish(claim, persistence.JobState.FAILED,
@@ -212,11 +227,14 @@ class JobRunner:
 
     def _hand_back(self, claim: jobs.Claim, error: str) -> BoardAction:
         """Count a failed attempt: hand the job back with backoff, or fail it at last."""
-        record = self._lifecycle.retry_later(claim, f"storage unavailable: {error}")
+        return self._failed_attempt(claim, f"storage unavailable: {error}")
+
+    def _failed_attempt(self, claim: jobs.Claim, error: str) -> BoardAction:
+        record = self._lifecycle.retry_later(claim, error)
         if record.is_terminal:
             LOG.error("Job %s: %s", claim.job_id, record.last_error)
             return BoardAction.CONSUME
-        LOG.warning("Job %s attempt %d failed in storage, handed back until %s: %s",
+        LOG.warning("Job %s attempt %d failed, handed back until %s: %s",
                     claim.job_id, record.attempts, record.not_before, error)
         return BoardAction.ABANDON
 
@@ -226,15 +244,46 @@ class _Guard:
 
     While the ZooKeeper session is suspended the job waits (its lock may or
     may not still be ours); once the session is lost, or the conductor stops
-    during the wait, the engine halts without starting the task. Otherwise it
+    during the wait, the engine halts without starting the task. If the
+    process stood still since the claim was last known to hold (SIGSTOP, a
+    frozen VM), the lock is checked with ZooKeeper first: kazoo's own thread
+    may not have noticed yet that the session expired meanwhile. Otherwise it
     returns the cancellation reason, if any.
     """
 
     def __init__(self, job: JobContext, cancel_check: Callable[[], str | None]) -> None:
         self._job = job
         self._cancel_check = cancel_check
+        self._verified = time.monotonic()
 
     def __call__(self) -> str | None:
+        job = self._job
+        if job.stall.stalled_since(self._verified):
+            self._check_lock()
+        self._wait_for_session()
+        return self._cancel_check()
+
+    def _check_lock(self) -> None:
+        job = self._job
+        while True:
+            checked_at = time.monotonic()
+            try:
+                held = job.holds()
+            except jobs.BoardUnavailable:
+                if job.lost.is_set() or job.stopping.is_set():
+                    raise engines.EngineHalted("the claim cannot be confirmed after the "
+                                               "process stood still") from None
+                job.connected.wait(0.2)
+                continue
+            if not held:
+                raise engines.EngineHalted("the process stood still and its claim on "
+                                           "the job is gone")
+            LOG.info("Job %s: the process stood still; its claim still holds",
+                     job.spec.job_id)
+            self._verified = checked_at
+            return
+
+    def _wait_for_session(self) -> None:
         job = self._job
         waited = False
         while not job.connected.is_set():
@@ -250,7 +299,6 @@ class _Guard:
         if waited and not job.connected.is_set():
             raise engines.EngineHalted("the conductor is stopping while its ZooKeeper "
                                        "session is suspended")
-        return self._cancel_check()
 
 
 class _CancelCheck:
@@ -280,6 +328,22 @@ class _CancelCheck:
                 LOG.info("Job %s was cancelled; reverting it", self._job_id)
                 self._reason = "job cancelled by request"
         return self._reason
+
+
+def _repair_injection(flow_detail: Any) -> None:
+    """Mend a store injection a kill cut in half.
+
+    TaskFlow's ``Storage.inject`` saves its injector atom, then, in another
+    write, the values; a conductor killed between the two leaves an injector
+    without results, on which every later load fails (``Storage.__init__``
+    reads their keys). The values are injected again on load; what is missing
+    is what the first write would have set with them: an empty mapping, and
+    the SUCCESS state that makes them visible to the flow's atoms.
+    """
+    for atom in flow_detail:
+        if atom.name == tf_storage.Storage.injector_name and atom.results is None:
+            atom.results = {}
+            atom.state = states.SUCCESS
 
 
 def _build_document(document: dict[str, Any], source: str) -> tuple[str, Any]:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from stevedore import extension
 
 from orchestrator.extensions import base, errors
 from tests.helpers import wait_for
@@ -100,6 +101,9 @@ def ported_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(base, "_EXT_MANAGER", None)
+    # stevedore keeps the entry points it found per namespace for the process:
+    # an earlier test that loaded the installed extensions must not hide these.
+    monkeypatch.setattr(extension.ExtensionManager, "ENTRY_POINT_CACHE", {})
     yield
     sys.modules.pop("ported_ipa_ext", None)
 
