@@ -256,7 +256,11 @@ class JobLifecycle:
         if record is None:
             return Refused("it has no job record: it was not posted through the "
                            "orchestrator")
-        if record.board_job_id not in (None, posting_id):
+        if record.board_job_id is None:
+            # A row of an earlier release whose post was cut short before it
+            # noted the posting: the posting it names is its only one.
+            return self._adopt_posting(record, posting_id, owner, busy)
+        if record.board_job_id != posting_id:
             return Refused(f"the posting is not job {record.id}'s own: the job was "
                            f"posted as {record.board_job_id}")
         if record.is_terminal:
@@ -278,6 +282,14 @@ class JobLifecycle:
             return NotYet("it lost its conductor on its last attempts: it runs "
                           "alone on an idle conductor", needs_idle=True)
         return NotYet("its record changed while it was claimed")
+
+    def _adopt_posting(self, record: persistence.JobRecord, posting_id: str, owner: str,
+                       busy: int) -> ClaimOutcome:
+        stmt = (sa.update(_J).where(_c.id == record.id, _c.board_job_id.is_(None))
+                .values(board_job_id=posting_id))
+        with self._db.session() as session:
+            session.execute(stmt)
+        return self.claim(record.id, posting_id, owner, busy=busy)
 
     def _after_lost_attempt(self, record: persistence.JobRecord, posting_id: str,
                             owner: str, busy: int) -> ClaimOutcome:

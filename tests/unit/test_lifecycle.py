@@ -237,3 +237,15 @@ def test_reconcile_hands_back_running_records_nobody_holds(
     assert record.last_error == "conductor gone was lost before its first step (attempt 1)"
     for other in (held, fresh, elsewhere):
         assert fetch(db, other.id).state is JobState.RUNNING
+
+
+def test_a_row_whose_post_was_cut_before_it_noted_its_posting_adopts_it(
+        db: Database, life: JobLifecycle) -> None:
+    job = insert_job(db, state="POSTING", board_job_id=None)
+    posting = "0b8f6a34-0000-4000-8000-000000000009"
+    outcome = life.claim(job.id, posting, OWNER)
+    assert isinstance(outcome, Claim)
+    assert (outcome.record.board_job_id, outcome.record.attempts) == (posting, 1)
+    # From then on it is that posting's: another one naming the job is refused.
+    other = life.claim(job.id, "0b8f6a34-0000-4000-8000-00000000000a", OWNER)
+    assert isinstance(other, Refused)
