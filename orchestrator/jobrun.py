@@ -342,6 +342,8 @@ def _repair_injection(flow_detail: Any) -> None:
     """
     for atom in flow_detail:
         if atom.name == tf_storage.Storage.injector_name and atom.results is None:
+            LOG.warning("Flow detail %s: its store injection was cut short by a lost "
+                        "conductor; injecting the store again", flow_detail.uuid)
             atom.results = {}
             atom.state = states.SUCCESS
 
