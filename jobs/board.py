@@ -193,6 +193,7 @@ class Board:
         self._lost = False
         self._closed = False
         self._watching = watch
+        self._listed = False
         # Session changes are handled in order, on one thread of their own:
         # kazoo's own thread must never block, and a LOST must never be
         # handled after the CONNECTED that follows it.
@@ -304,6 +305,7 @@ class Board:
         names = frozenset(children)
         with self._cond:
             self._children = names
+            self._listed = True
             gone = [p for p in self._jobs if p.rsplit("/", 1)[1] not in names]
             for path in gone:
                 del self._jobs[path]
@@ -356,6 +358,12 @@ class Board:
             found = [job for job in self._jobs.values()
                      if job.node + LOCK_SUFFIX not in locks]
         return sorted(found, key=lambda job: job.order)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every job node under watch has been read: ``find`` misses nothing."""
+        with self._cond:
+            return self._listed and not self._reading
 
     def is_claimed(self, job: BoardJob) -> bool:
         with self._cond:

@@ -31,7 +31,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
-from taskflow import exceptions as tf_exc
 from taskflow.persistence import models as tf_models
 
 import persistence
@@ -47,6 +46,7 @@ _c = _J.c
 _P = persistence.PASSES
 _CLAIMABLE = [JobState.POSTING.value, JobState.POSTED.value, JobState.SUSPENDED.value]
 _TERMINAL = sorted(s.value for s in persistence.TERMINAL_STATES)
+_INSERT_JOB = sa.insert(_J)
 
 CANCELLED_BEFORE_START = "cancelled before any conductor started it"
 
@@ -140,10 +140,13 @@ class JobLifecycle:
              store: Mapping[str, Any], priority: str = "NORMAL",
              idempotency_key: str | None = None,
              document: Mapping[str, Any] | None = None) -> persistence.JobRecord:
-        """Write the job (logbook, flow detail, record), then post it on the board.
+        """Write the job in one transaction (logbook, flow detail, record), then post it.
 
-        If the board refuses it, every write is undone: a failed post leaves
-        nothing behind. A key already recorded raises
+        The record says POSTED before the posting exists, so a conductor that
+        sees the posting always finds its record. If the board refuses the
+        posting, the rows are deleted: a failed post leaves nothing behind.
+        A poster that dies in between leaves a record with no posting, which
+        conductors post again (``unposted``). A key already recorded raises
         ``persistence.DuplicateIdempotencyKey`` and leaves nothing behind.
         """
         job_id = str(uuid.uuid4())
@@ -151,40 +154,37 @@ class JobLifecycle:
         book = tf_models.LogBook(f"job-{job_id}")
         flow_detail = tf_models.FlowDetail(flow_label, uuid=str(uuid.uuid4()))
         flow_detail.meta = flow_meta(flow_name)
+        # The store goes in with the flow detail: loading the job then writes
+        # nothing for it, and cannot leave it half written.
+        flow_detail.add(persistence.injector_detail(store))
         book.add(flow_detail)
         spec = JobSpec(job_id=job_id, flow_name=flow_name,
                        flow_detail_id=flow_detail.uuid, store=dict(store))
-        connection = self._db.taskflow_backend().get_connection()
-        connection.save_logbook(book)
+        now = self._now()
+        with self._db.session() as session:
+            self._db.insert_logbook(session.connection(), book)
+            record = self._insert(session, job_id=job_id, flow_name=flow_name, store=store,
+                                  book=book.uuid, flow_detail=flow_detail.uuid,
+                                  posting_id=posting_id, priority=priority,
+                                  idempotency_key=idempotency_key, document=document,
+                                  now=now)
         try:
-            now = self._now()
-            with self._db.session() as session:
-                self._insert(session, job_id=job_id, flow_name=flow_name, store=store,
-                             book=book.uuid, flow_detail=flow_detail.uuid,
-                             posting_id=posting_id, priority=priority,
-                             idempotency_key=idempotency_key, document=document, now=now)
             board.post(uuid=posting_id, name=flow_name, details=spec.to_details(),
                        book_uuid=book.uuid, book_name=book.name, priority=priority)
         except BaseException as exc:
-            self._undo_post(connection, job_id, book.uuid)
+            self._undo_post(job_id, book.uuid)
             if isinstance(exc, BoardUnavailable):
                 raise PostingFailed(f"could not post the job to ZooKeeper: {exc}") from exc
             raise
-        with self._db.session() as session:
-            session.execute(sa.update(_J).where(_c.id == job_id,
-                                                _c.state == JobState.POSTING.value)
-                            .values(state=JobState.POSTED.value, updated_at=self._now()))
-            record = persistence.get_job(session, job_id)
-        assert record is not None
         LOG.info("Posted job %s (%s)", job_id, flow_name)
         return record
 
     def _insert(self, session: Any, *, job_id: str, flow_name: str,
                 store: Mapping[str, Any], book: str, flow_detail: str, posting_id: str,
                 priority: str, idempotency_key: str | None,
-                document: Mapping[str, Any] | None, now: datetime) -> None:
+                document: Mapping[str, Any] | None, now: datetime) -> persistence.JobRecord:
         values = {
-            "id": job_id, "flow_name": flow_name, "state": JobState.POSTING.value,
+            "id": job_id, "flow_name": flow_name, "state": JobState.POSTED.value,
             "store": dict(store), "created_at": now, "updated_at": now,
             "started_at": None, "finished_at": None, "attempts": 0, "owner": None,
             "logbook_id": book, "flow_detail_id": flow_detail,
@@ -194,26 +194,23 @@ class JobLifecycle:
             "claim_epoch": 0, "not_before": None, "lost_streak": 0,
         }
         try:
-            session.execute(sa.insert(_J).values(**values))
+            # Without inline values the statement compiles once, from the cache.
+            session.connection().execute(_INSERT_JOB, [values])
         except IntegrityError as exc:
             # The id is a fresh UUID: only the key's unique index can object.
             if idempotency_key is not None:
                 raise persistence.DuplicateIdempotencyKey(idempotency_key) from exc
             raise
+        return persistence.record_from_row(values)
 
-    def _undo_post(self, connection: Any, job_id: str, book_id: str) -> None:
+    def _undo_post(self, job_id: str, book_id: str) -> None:
+        # TaskFlow's foreign keys cascade from the logbook to its details.
         try:
             with self._db.session() as session:
                 session.execute(sa.delete(_J).where(_c.id == job_id))
+                self._db.delete_logbook(session.connection(), book_id)
         except persistence.PersistenceError:
-            LOG.exception("Could not remove the record of job %s after a failed post",
-                          job_id)
-        try:
-            connection.destroy_logbook(book_id)
-        except tf_exc.NotFound:
-            pass
-        except Exception:
-            LOG.exception("Could not remove logbook %s of the failed post", book_id)
+            LOG.exception("Could not remove job %s after its posting failed", job_id)
 
     # claim -----------------------------------------------------------------
 
@@ -385,12 +382,29 @@ class JobLifecycle:
     def finish(self, claim: Claim, state: persistence.JobState,
                error: str | None = None) -> persistence.JobRecord:
         """Record the job's terminal state; raises ``ClaimLost`` if taken over."""
+        return self._fenced(claim, self._finished_values(state, error))
+
+    def finish_within(self, connection: sa.Connection, claim: Claim,
+                      state: persistence.JobState,
+                      error: str | None = None) -> persistence.JobRecord:
+        """``finish`` as part of a transaction the caller holds (the flow's last).
+
+        Raises ``ClaimLost`` if taken over: the caller's transaction then
+        rolls back with it.
+        """
+        row = connection.execute(self._fenced_update(
+            claim, self._finished_values(state, error))).mappings().first()
+        if row is None:
+            raise persistence.ClaimLost(claim.job_id, claim.epoch)
+        return persistence.record_from_row(row)
+
+    def _finished_values(self, state: persistence.JobState,
+                         error: str | None) -> dict[str, Any]:
         if state not in persistence.TERMINAL_STATES:
             raise ValueError(f"{state} is not a terminal state")
         now = self._now()
-        return self._fenced(claim, {"state": state.value, "finished_at": now,
-                                    "updated_at": now, "owner": None, "last_error": error,
-                                    "not_before": None, "lost_streak": 0})
+        return {"state": state.value, "finished_at": now, "updated_at": now,
+                "owner": None, "last_error": error, "not_before": None, "lost_streak": 0}
 
     def retry_later(self, claim: Claim, error: str) -> persistence.JobRecord:
         """Hand back a job whose attempt failed for a reason another attempt may
@@ -405,13 +419,7 @@ class JobLifecycle:
     def _fenced(self, claim: Claim, values: dict[str, Any]) -> persistence.JobRecord:
         """One UPDATE conditional on the claim; waits out a database outage for as
         long as the claim's fence allows (the conductor is not stopping)."""
-        stmt = (
-            sa.update(_J)
-            .where(_c.id == claim.job_id, _c.claim_epoch == claim.epoch,
-                   _c.state == JobState.RUNNING.value)
-            .values(values)
-            .returning(*_c)
-        )
+        stmt = self._fenced_update(claim, values)
         delay, waited = 0.05, 0.0
         while True:
             try:
@@ -432,6 +440,16 @@ class JobLifecycle:
         if row is None:
             raise persistence.ClaimLost(claim.job_id, claim.epoch)
         return persistence.record_from_row(row)
+
+    @staticmethod
+    def _fenced_update(claim: Claim, values: dict[str, Any]) -> Any:
+        return (
+            sa.update(_J)
+            .where(_c.id == claim.job_id, _c.claim_epoch == claim.epoch,
+                   _c.state == JobState.RUNNING.value)
+            .values(values)
+            .returning(*_c)
+        )
 
     # cancel ----------------------------------------------------------------
 
@@ -493,6 +511,38 @@ class JobLifecycle:
             set_={"reason": stmt.excluded.reason, "passed_at": stmt.excluded.passed_at})
         with self._db.session() as session:
             session.execute(stmt)
+
+    # records whose posting is missing -------------------------------------------
+
+    def unposted_candidates(self, grace: float) -> list[tuple[str, str]]:
+        """(job id, posting id) of jobs waiting to be claimed, unchanged for ``grace`` s.
+
+        The caller keeps those whose posting is not on the board and passes
+        them to ``take_repost``.
+        """
+        waiting = [JobState.POSTING.value, JobState.POSTED.value, JobState.SUSPENDED.value]
+        stmt = (sa.select(_c.id, _c.board_job_id)
+                .where(_c.state.in_(waiting), _c.board_job_id.is_not(None),
+                       _c.updated_at < _ts(self._now() - timedelta(seconds=grace))))
+        with self._db.session() as session:
+            return [(job_id, posting) for job_id, posting in session.execute(stmt)]
+
+    def take_repost(self, job_id: str, grace: float) -> persistence.JobRecord | None:
+        """Take on posting a waiting job again (its poster died before posting it).
+
+        One conditional UPDATE: of several conductors noticing the same
+        missing posting, one gets the record, and the others None.
+        """
+        now = self._now()
+        waiting = [JobState.POSTING.value, JobState.POSTED.value, JobState.SUSPENDED.value]
+        stmt = (sa.update(_J)
+                .where(_c.id == job_id, _c.state.in_(waiting),
+                       _c.updated_at < _ts(now - timedelta(seconds=grace)))
+                .values(updated_at=now)
+                .returning(*_c))
+        with self._db.session() as session:
+            row = session.execute(stmt).mappings().first()
+        return None if row is None else persistence.record_from_row(row)
 
     # reconciling records with the board --------------------------------------
 

@@ -43,6 +43,10 @@ from orchestrator.stall import StallDetector
 
 LOG = logging.getLogger(__name__)
 
+#: Seconds a waiting job's record must stay unchanged, its posting missing,
+#: before conductors post it again: far longer than any post takes.
+UNPOSTED_GRACE = 60.0
+
 # What is done to a posting on the board.
 _CONSUME, _ABANDON, _TRASH = "consume", "release", "trash"
 
@@ -413,6 +417,33 @@ class Conductor:
         for job_id in handed_back:
             LOG.warning("Job %s was RUNNING with no conductor holding it; handed back",
                         job_id)
+        self._post_again()
+
+    def _post_again(self) -> None:
+        """Post again the waiting jobs whose posting is not on the board.
+
+        A poster that died between writing a job and posting it leaves one;
+        without its posting no conductor would ever see the job.
+        """
+        if not self._board.complete:
+            return
+        try:
+            candidates = self._lifecycle.unposted_candidates(UNPOSTED_GRACE)
+            for job_id, posting_id in candidates:
+                if self._board.find(posting_id) is not None:
+                    continue
+                record = self._lifecycle.take_repost(job_id, UNPOSTED_GRACE)
+                if record is None:
+                    continue
+                spec = jobs.JobSpec(job_id=record.id, flow_name=record.flow_name,
+                                    flow_detail_id=record.flow_detail_id, store=record.store)
+                self._board.post(uuid=posting_id, name=record.flow_name,
+                                 details=spec.to_details(), book_uuid=record.logbook_id,
+                                 book_name=f"job-{record.id}", priority=record.priority)
+                LOG.warning("Job %s had no posting on the board (its poster died before "
+                            "posting it?); posted it again", record.id)
+        except (persistence.PersistenceError, jobs.BoardUnavailable) as exc:
+            LOG.debug("Looking for unposted jobs skipped: %s", exc)
 
     def _held(self, record: persistence.JobRecord) -> bool | None:
         if record.board_job_id is None:

@@ -28,6 +28,9 @@ from taskflow import states as tf_states
 from taskflow.engines.action_engine import engine as action_engine
 from taskflow.engines.action_engine import executor as tf_executor
 from taskflow.types import failure as tf_failure
+from taskflow.utils import misc
+
+from persistence.taskflow_storage import LeanStorage
 
 NAMESPACE = "orchestrator.engines"
 
@@ -138,11 +141,27 @@ class _RecordsErrors:
             return None
         return super()._change_state(state)  # type: ignore[misc]
 
+    @misc.cachedproperty
+    def storage(self) -> LeanStorage:
+        """TaskFlow's storage unit, writing each state change once (``LeanStorage``)."""
+
+        def scope_fetcher(atom_name: str) -> Any:
+            # As TaskFlow's own engine: scopes are known once compiled.
+            if self._compiled:  # type: ignore[attr-defined]
+                return self._runtime.fetch_scopes_for(atom_name)  # type: ignore[attr-defined]
+            return None
+
+        return LeanStorage(self._flow_detail, backend=self._backend,  # type: ignore[attr-defined]
+                           scope_fetcher=scope_fetcher)
+
     def compile(self) -> Any:
         return self._recording(super().compile)  # type: ignore[misc]
 
     def prepare(self) -> Any:
-        return self._recording(super().prepare)  # type: ignore[misc]
+        # Its RESUMING and SUSPENDED last a moment: only the atoms it ensures
+        # are written, and the RUNNING that follows.
+        with self.storage.quiet_flow_states():
+            return self._recording(super().prepare)  # type: ignore[misc]
 
     def validate(self) -> Any:
         return self._recording(super().validate)  # type: ignore[misc]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +23,6 @@ import taskflow.engines
 from taskflow import exceptions as tf_exc
 from taskflow import states
 from taskflow import storage as tf_storage
-from taskflow.listeners import timing
 
 import jobs
 import persistence
@@ -133,6 +133,19 @@ class JobRunner:
     def _run(self, job: JobContext) -> BoardAction:
         claim, spec = job.claim, job.spec
         backend = self._db.taskflow_backend(fence=claim.fence)
+        assert isinstance(backend, persistence.FencedBackend)
+        ended: list[persistence.JobRecord] = []
+
+        def end_job_with_flow(connection: Any, flow_detail: Any) -> None:
+            state = _FINISHED_FLOW_STATES[flow_detail.state]
+            # A FAILURE outside any task is written while TaskFlow handles the
+            # exception that caused it: that exception is the reason.
+            error = None if state is persistence.JobState.SUCCESS else (
+                _failure_from_detail(flow_detail) or _describe(sys.exc_info()[1])
+                or f"flow ended {flow_detail.state}")
+            ended[:] = [self._lifecycle.finish_within(connection, claim, state, error)]
+
+        backend.get_connection().on_flow_end = end_job_with_flow
         try:
             flow_detail = backend.get_connection().get_flow_details(spec.flow_detail_id)
         except (tf_exc.StorageFailure, tf_exc.NotFound) as exc:
@@ -169,24 +182,29 @@ class JobRunner:
                  claim.record.attempts)
         error: BaseException | None = None
         try:
-            with timing.EventTimeListener(engine):
-                suspended = False
-                for _state in engine.run_iter():
-                    if not suspended and job.stopping.is_set():
-                        LOG.info("Job %s: conductor stopping, suspending its flow",
-                                 spec.job_id)
-                        engine.suspend()
-                        suspended = True
+            # Times of every state change go with the state's own write
+            # (LeanStorage), where EventTimeListener would add a write each.
+            suspended = False
+            for _state in engine.run_iter():
+                if not suspended and job.stopping.is_set():
+                    LOG.info("Job %s: conductor stopping, suspending its flow",
+                             spec.job_id)
+                    engine.suspend()
+                    suspended = True
         except Exception as exc:  # noqa: BLE001 - every ending is classified below
             error = exc
-        return self._outcome(job, engine, error)
+        return self._outcome(job, engine, error, ended)
 
-    def _outcome(self, job: JobContext, engine: Any,
-                 error: BaseException | None) -> BoardAction:
+    def _outcome(self, job: JobContext, engine: Any, error: BaseException | None,
+                 ended: list[persistence.JobRecord]) -> BoardAction:
         claim, spec = job.claim, job.spec
         if engines.is_infrastructure_error(error, _INFRASTRUCTURE):
             return self._after_halt(job, error)
         flow_state = engine.storage.get_flow_state()
+        if ended and flow_state in _FINISHED_FLOW_STATES:
+            # Recorded in the transaction that wrote the flow's end.
+            LOG.info("Job %s finished %s", spec.job_id, ended[-1].state.value)
+            return BoardAction.CONSUME
         if flow_state in _FINISHED_FLOW_STATES:
             state = _FINISHED_FLOW_STATES[flow_state]
             message = None if state is persistence.JobState.SUCCESS else (

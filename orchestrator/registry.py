@@ -53,6 +53,7 @@ class FlowRegistry:
                 )
         self._factories = dict(factories)
         self._broken = dict(broken or {})
+        self._shapes: dict[str, tuple[str, frozenset[str]]] = {}
 
     @classmethod
     def from_entry_points(cls, namespace: str = NAMESPACE) -> FlowRegistry:
@@ -95,6 +96,18 @@ class FlowRegistry:
                     f"{self._broken[name]}"
                 ) from None
             raise UnknownFlow(name, self._factories) from None
+
+    def shape(self, name: str) -> tuple[str, frozenset[str]]:
+        """The flow's TaskFlow name and the inputs it requires, built once per name.
+
+        Posting checks these for every job; a factory returns the same flow
+        shape each time, so one build tells.
+        """
+        found = self._shapes.get(name)
+        if found is None:
+            flow = self.build(name)
+            found = self._shapes[name] = (str(flow.name), frozenset(flow.requires))
+        return found
 
     def build(self, name: str) -> tf_flow.Flow:
         """Build a fresh flow object for the registered name."""

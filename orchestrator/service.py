@@ -152,15 +152,16 @@ class Orchestrator:
             if flow_name is not None:
                 raise InvalidRequest("give a flow name or a flow document, not both")
             flow_name, flow = self._build_document(document)
+            label, requires = str(flow.name), frozenset(flow.requires)
         elif flow_name is None:
             raise InvalidRequest("name the flow to run, or give a flow document")
         else:
-            flow = self._registry.build(flow_name)
-        missing = set(flow.requires) - set(store)
+            label, requires = self._registry.shape(flow_name)
+        missing = requires - set(store)
         if missing:
             raise MissingInputs(flow_name, missing)
         validation.check_posting_size(flow_name, store, priority=priority)
-        return flow_name, str(flow.name)
+        return flow_name, label
 
     # jobs ------------------------------------------------------------------
 

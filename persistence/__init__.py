@@ -37,6 +37,7 @@ from persistence.repository import (
     running_jobs,
 )
 from persistence.taskflow_backend import FencedBackend, FencedConnection
+from persistence.taskflow_storage import LeanStorage, injector_detail
 
 __all__ = [
     "JOBS",
@@ -54,6 +55,7 @@ __all__ = [
     "JobPass",
     "JobRecord",
     "JobState",
+    "LeanStorage",
     "PersistenceError",
     "SchemaError",
     "StorageUnavailable",
@@ -63,6 +65,7 @@ __all__ = [
     "get_job",
     "get_job_by_idempotency_key",
     "is_cancel_requested",
+    "injector_detail",
     "job_passes",
     "job_tasks",
     "list_jobs",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 from taskflow import exceptions as tf_exc
@@ -16,7 +17,12 @@ from persistence import schema
 from persistence.engine import create_engine, mask_url
 from persistence.errors import PersistenceError, SchemaError
 from persistence.fencing import Fence
-from persistence.taskflow_backend import CachedConnectionBackend, FencedBackend, TaskflowTables
+from persistence.taskflow_backend import (
+    CachedConnectionBackend,
+    FencedBackend,
+    TaskflowTables,
+    insert_new_logbook,
+)
 
 # Errors after which the same call may work later: the server was unreachable
 # or dropped the connection, or the pool was exhausted.
@@ -91,10 +97,28 @@ class Database:
                 )
             if fence is None:
                 return self._backend
-            if self._taskflow_tables is None:
-                self._taskflow_tables = TaskflowTables.build()
-            return FencedBackend(self._engine, self._taskflow_tables, fence,
+            return FencedBackend(self._engine, self._tables_locked(), fence,
                                  self._backend, _TRANSIENT_ERRORS)
+
+    def insert_logbook(self, connection: Connection, book: Any) -> None:
+        """Insert a new logbook with its flow and atom details, in the caller's transaction.
+
+        For posting: a job's rows go in with its record, in one transaction.
+        """
+        with self._backend_lock:
+            tables = self._tables_locked()
+        insert_new_logbook(connection, tables, book)
+
+    def delete_logbook(self, connection: Connection, book_uuid: str) -> None:
+        """Delete a logbook (TaskFlow's foreign keys take its details along)."""
+        with self._backend_lock:
+            books = self._tables_locked().logbooks
+        connection.execute(books.delete().where(books.c.uuid == book_uuid))
+
+    def _tables_locked(self) -> TaskflowTables:
+        if self._taskflow_tables is None:
+            self._taskflow_tables = TaskflowTables.build()
+        return self._taskflow_tables
 
     def upgrade(self) -> None:
         """Create or upgrade TaskFlow's tables, then ours; a no-op when current."""

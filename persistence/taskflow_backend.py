@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar, cast
 
 from sqlalchemy import (
@@ -53,6 +53,9 @@ TASKFLOW_TABLES: frozenset[str] = frozenset({"logbooks", "flowdetails", "atomdet
 FIRST_RETRY_DELAY = 0.05
 MAX_RETRY_DELAY = 2.0
 
+#: Flow states that end a run.
+FLOW_END_STATES: frozenset[str] = frozenset({"SUCCESS", "REVERTED", "FAILURE"})
+
 # Fields TaskFlow's merge() leaves alone: an update never rewrites them.
 _KEPT_ON_UPDATE = ("uuid", "name")
 
@@ -92,18 +95,70 @@ class CachedConnectionBackend(SQLAlchemyBackend):
 
 @dataclass(frozen=True)
 class TaskflowTables:
-    """TaskFlow's three tables and our job table, built once per ``Database``."""
+    """TaskFlow's three tables and our job table, built once per ``Database``.
+
+    ``statements`` keeps the fenced writes built once, with their values and
+    the fence as bind parameters: SQLAlchemy then compiles each once, and no
+    write pays for building and keying a new statement.
+    """
 
     logbooks: Table
     flowdetails: Table
     atomdetails: Table
     jobs: Table
+    statements: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def fence_clause(self) -> ColumnElement[bool]:
+        """``EXISTS`` the job row at the claim's epoch, taking a share lock (PostgreSQL)."""
+        return exists(
+            select(literal(1)).select_from(self.jobs)
+            .where(self.jobs.c.id == bindparam("f_job"),
+                   self.jobs.c.claim_epoch == bindparam("f_epoch"))
+            .with_for_update(read=True))
+
+    def fenced_update(self, table: Table, columns: tuple[str, ...]) -> Any:
+        """``UPDATE table SET <columns> WHERE uuid = :w_uuid AND <fence>``, built once."""
+        key = ("update", table.name, columns)
+        stmt = self.statements.get(key)
+        if stmt is None:
+            stmt = (update(table)
+                    .where(table.c.uuid == bindparam("w_uuid"), self.fence_clause())
+                    .values({name: bindparam(f"v_{name}") for name in columns}))
+            self.statements[key] = stmt
+        return stmt
+
+    def plain_update(self, table: Table, columns: tuple[str, ...]) -> Any:
+        """``UPDATE table SET <columns> WHERE uuid = :w_uuid`` (inside a fenced transaction)."""
+        key = ("plain", table.name, columns)
+        stmt = self.statements.get(key)
+        if stmt is None:
+            stmt = (update(table).where(table.c.uuid == bindparam("w_uuid"))
+                    .values({name: bindparam(f"v_{name}") for name in columns}))
+            self.statements[key] = stmt
+        return stmt
 
     @classmethod
     def build(cls) -> TaskflowTables:
         fetched = tf_tables.fetch(MetaData())
         return cls(fetched.logbooks, fetched.flowdetails, fetched.atomdetails,
                    cast(Table, JobRow.__table__))
+
+
+def insert_new_logbook(conn: Connection, tables: TaskflowTables, book: Any) -> None:
+    """Insert a book that is not stored yet, its flow details and their atoms.
+
+    The rows are the ones TaskFlow's own ``save_logbook`` writes for a new
+    book, in three statements (the details in one executemany each).
+    """
+    # Statements without inline values: compiled once, served from the cache.
+    conn.execute(tables.logbooks.insert(), [book.to_dict()])
+    flows = [{**fd.to_dict(), "parent_uuid": book.uuid} for fd in book]
+    if flows:
+        conn.execute(tables.flowdetails.insert(), flows)
+    atoms = [{**ad.to_dict(), "parent_uuid": fd.uuid,
+              "atom_type": tf_models.atom_detail_type(ad)} for fd in book for ad in fd]
+    if atoms:
+        conn.execute(tables.atomdetails.insert(), atoms)
 
 
 def is_transient(exc: BaseException, kinds: tuple[type[BaseException], ...],
@@ -189,6 +244,10 @@ class FencedConnection(tf_base.Connection):
         # One job's writes are sequential anyway (TaskFlow's Storage holds a
         # write lock); this keeps the cache equal to the rows.
         self._lock = threading.Lock()
+        #: Called inside the transaction that writes the flow's end state
+        #: (SUCCESS, REVERTED or FAILURE), with that transaction's connection:
+        #: what it writes commits or rolls back with the flow's end.
+        self.on_flow_end: Callable[[Connection, Any], None] | None = None
 
     # -- TaskFlow's Connection API: housekeeping ---------------------------
 
@@ -222,7 +281,16 @@ class FencedConnection(tf_base.Connection):
                     self._reads.get_connection().get_flows_for_book(book_uuid, lazy=lazy))
 
     def get_flow_details(self, fd_uuid: str, lazy: bool = False) -> Any:
-        return self._reads.get_connection().get_flow_details(fd_uuid, lazy=lazy)
+        flow_detail = self._reads.get_connection().get_flow_details(fd_uuid, lazy=lazy)
+        if not lazy:
+            # What was read is what is stored: the first write of this flow
+            # detail need not read its atoms again.
+            with self._lock:
+                fingerprints = {ad.uuid: _fingerprint(_update_values(ad.to_dict()))
+                                for ad in flow_detail}
+                self._atoms.update(fingerprints)
+                self._flow_atoms[flow_detail.uuid] = set(fingerprints)
+        return flow_detail
 
     def get_atom_details(self, ad_uuid: str) -> Any:
         return self._reads.get_connection().get_atom_details(ad_uuid)
@@ -239,9 +307,8 @@ class FencedConnection(tf_base.Connection):
         fingerprint = _fingerprint(values)
 
         def work(conn: Connection) -> tuple[Any, Callable[[], None]]:
-            result = conn.execute(
-                update(atoms).where(atoms.c.uuid == atom_detail.uuid, self._fence_clause)
-                .values(values))
+            result = conn.execute(self.tables.fenced_update(atoms, tuple(values)),
+                                  self._params(atom_detail.uuid, values))
             if _rowcount(result) == 0:
                 self._refused(conn, f"No atom details found with uuid '{atom_detail.uuid}'")
 
@@ -261,12 +328,16 @@ class FencedConnection(tf_base.Connection):
         flows = self.tables.flowdetails
 
         def work(conn: Connection) -> tuple[Any, Callable[[], None]]:
-            result = conn.execute(
-                update(flows).where(flows.c.uuid == flow_detail.uuid, self._fence_clause)
-                .values(_update_values(flow_detail.to_dict())))
+            values = _update_values(flow_detail.to_dict())
+            result = conn.execute(self.tables.fenced_update(flows, tuple(values)),
+                                  self._params(flow_detail.uuid, values))
             if _rowcount(result) == 0:
                 self._refused(conn, f"No flow details found with uuid '{flow_detail.uuid}'")
-            return self._write_atoms(conn, flow_detail)
+            written = self._write_atoms(conn, flow_detail)
+            if self.on_flow_end is not None and flow_detail.state in FLOW_END_STATES:
+                # The job's record ends in the same transaction as its flow.
+                self.on_flow_end(conn, flow_detail)
+            return written
 
         return self._write(f"updating flow details {flow_detail.uuid}", work)
 
@@ -353,9 +424,11 @@ class FencedConnection(tf_base.Connection):
             elif fingerprint is None or fingerprint != stored[ad.uuid]:
                 changed_rows.append({**values, "b_uuid": ad.uuid})
         if new_rows:
-            conn.execute(insert(atoms), new_rows)
-        if changed_rows:
-            conn.execute(update(atoms).where(atoms.c.uuid == bindparam("b_uuid")), changed_rows)
+            conn.execute(atoms.insert(), new_rows)
+        for row in changed_rows:
+            uuid = row.pop("b_uuid")
+            conn.execute(self.tables.plain_update(atoms, tuple(row)),
+                         {"w_uuid": uuid, **{f"v_{k}": v for k, v in row.items()}})
         returned = flow_detail
         missing = stored.keys() - given.keys()
         if missing:
@@ -368,6 +441,11 @@ class FencedConnection(tf_base.Connection):
             self._atoms.update(given)
             self._flow_atoms[flow_detail.uuid] = set(stored) | set(given)
         return returned, committed
+
+    def _params(self, uuid: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        params = {f"v_{name}": value for name, value in values.items()}
+        params.update(w_uuid=uuid, f_job=self.fence.job_id, f_epoch=self.fence.epoch)
+        return params
 
     def _select_atoms(self, conn: Connection, condition: ColumnElement[bool]) -> Iterable[Any]:
         for row in conn.execute(select(self.tables.atomdetails).where(condition)):

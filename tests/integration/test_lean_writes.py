@@ -1,0 +1,127 @@
+"""One write per state change: what a job costs the database, counted statement by statement.
+
+Stock TaskFlow writes an atom three times per state change (state, progress,
+the listener's timestamp), rewrites every atom with each flow state and reads
+each row before updating it; a 1-task job cost 39 statements in 15
+transactions. Here each state change is one statement, the timestamps and
+progress ride along, and the job record ends in its flow's last transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+import jobs
+import persistence
+from orchestrator import Orchestrator
+from orchestrator.conductor import Conductor, ConductorSettings
+from orchestrator.registry import FlowRegistry
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+class Recorder:
+    """Each statement (verb and table) and each commit, in order."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.log: list[str] = []
+        sa.event.listen(engine, "before_cursor_execute", self._statement)
+        sa.event.listen(engine, "commit", self._commit)
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        words = statement.split()
+        verb = words[0].upper()
+        table = next((words[i + 1] for i, w in enumerate(words[:-1])
+                      if w.upper() in ("UPDATE", "INTO", "FROM")), "")
+        self.log.append(f"{verb} {table.strip(chr(34))}")
+
+    def _commit(self, _conn: Any) -> None:
+        self.log.append("COMMIT")
+
+    def transactions(self) -> list[list[str]]:
+        found, current = [], []
+        for entry in self.log:
+            if entry == "COMMIT":
+                found.append(current)
+                current = []
+            else:
+                current.append(entry)
+        return found
+
+
+@pytest.fixture
+def run_counted(database: persistence.Database, zk_hosts: str,
+                jobboard_path: str) -> Iterator[Any]:
+    registry = FlowRegistry.from_entry_points()
+    settings = jobs.JobboardSettings(hosts=(zk_hosts,), path=jobboard_path)
+    conductor_db = persistence.Database(database.engine.url.render_as_string(
+        hide_password=False))
+    with jobs.open_jobboard(settings, "counted") as board, \
+            Orchestrator(database, registry, settings) as orch:
+        # No reconciliation pass inside the counted window.
+        conductor = Conductor(ConductorSettings(name="counted", reconcile_interval=3600),
+                              board, conductor_db,
+                              registry)
+        runner = threading.Thread(target=conductor.run, daemon=True)
+        runner.start()
+
+        def run(flow: str) -> Recorder:
+            warm = orch.post(flow, {})
+            wait_for(lambda: orch.get_job(warm.id).is_terminal, timeout=30,
+                     message="the warm-up job")
+            wait_for(lambda: board.find(str(warm.board_job_id)) is None, timeout=30,
+                     message="the warm-up job to leave the board")
+            recorder = Recorder(conductor_db.engine)
+            job = orch.post(flow, {})
+            wait_for(lambda: orch.get_job(job.id).is_terminal, timeout=30,
+                     message="the counted job")
+            assert orch.get_job(job.id).state.value == "SUCCESS"
+            return recorder
+
+        try:
+            yield run
+        finally:
+            conductor.stop()
+            runner.join(timeout=30)
+            conductor_db.close()
+
+
+def test_a_one_task_job_writes_each_state_change_once(run_counted: Any) -> None:
+    recorder = run_counted("bench-1-task")
+    writes = [t for t in recorder.transactions() if any(not s.startswith("SELECT") for s in t)]
+    assert writes == [
+        ["UPDATE orchestrator_jobs"],                       # the claim
+        ["UPDATE flowdetails", "INSERT atomdetails"],       # prepare: the flow's atoms
+        ["UPDATE flowdetails"],                             # RUNNING
+        ["UPDATE atomdetails"],                             # the task RUNNING, at 0%
+        ["UPDATE atomdetails"],                             # the task SUCCESS, at 100%
+        ["UPDATE flowdetails", "UPDATE orchestrator_jobs"],  # SUCCESS, the job with it
+    ]
+    statements = [s for s in recorder.log if s != "COMMIT"]
+    assert len(statements) <= 10, recorder.log
+
+
+def test_a_ten_task_job_costs_three_statements_a_task_at_most(run_counted: Any) -> None:
+    recorder = run_counted("bench-10-tasks")
+    statements = [s for s in recorder.log if s != "COMMIT"]
+    atom_updates = statements.count("UPDATE atomdetails")
+    assert atom_updates == 20  # RUNNING and SUCCESS of each task, nothing else
+    assert len(statements) <= 30, recorder.log
+
+
+def test_posting_is_one_transaction_then_the_zookeeper_create(
+        database: persistence.Database, zk_hosts: str, jobboard_path: str) -> None:
+    settings = jobs.JobboardSettings(hosts=(zk_hosts,), path=jobboard_path)
+    with Orchestrator(database, FlowRegistry.from_entry_points(), settings) as orch:
+        orch.post("bench-1-task", {})  # the schema check and the board's connection
+        recorder = Recorder(database.engine)
+        orch.post("bench-1-task", {})
+    assert recorder.transactions() == [[
+        "INSERT logbooks", "INSERT flowdetails", "INSERT atomdetails",
+        "INSERT orchestrator_jobs"]]
