@@ -224,24 +224,11 @@ class JobLifecycle:
         its conductor is only claimed by an idle one).
         """
         now = self._now()
-        alone = sa.true() if busy == 0 else _c.lost_streak < ISOLATE_AFTER_LOST
-        stmt = (
-            sa.update(_J)
-            .where(_c.id == job_id, _c.board_job_id == posting_id,
-                   _c.state.in_(_CLAIMABLE),
-                   sa.or_(_c.not_before.is_(None), _c.not_before <= _ts(now)),
-                   alone,
-                   sa.or_(_c.lost_streak == 0,
-                          _c.attempts < self.policy.max_attempts),
-                   sa.or_(_c.cancel_requested_at.is_(None), _c.attempts > 0))
-            .values(state=JobState.RUNNING.value, attempts=_c.attempts + 1,
-                    claim_epoch=_c.claim_epoch + 1, owner=owner,
-                    started_at=sa.func.coalesce(_c.started_at, _ts(now)),
-                    updated_at=now, not_before=None)
-            .returning(*_c)
-        )
+        stmt = _CLAIM_BUSY if busy else _CLAIM_IDLE
+        params = {"job": job_id, "posting": posting_id, "now": now, "owner": owner,
+                  "max_attempts": self.policy.max_attempts}
         with self._db.session() as session:
-            row = session.execute(stmt).mappings().first()
+            row = session.execute(stmt, params).mappings().first()
             if row is not None:
                 record = persistence.record_from_row(row)
                 return Claim(record, persistence.Fence(record.id, record.claim_epoch))
@@ -392,8 +379,8 @@ class JobLifecycle:
         Raises ``ClaimLost`` if taken over: the caller's transaction then
         rolls back with it.
         """
-        row = connection.execute(self._fenced_update(
-            claim, self._finished_values(state, error))).mappings().first()
+        stmt, params = self._fenced_update(claim, self._finished_values(state, error))
+        row = connection.execute(stmt, params).mappings().first()
         if row is None:
             raise persistence.ClaimLost(claim.job_id, claim.epoch)
         return persistence.record_from_row(row)
@@ -419,12 +406,12 @@ class JobLifecycle:
     def _fenced(self, claim: Claim, values: dict[str, Any]) -> persistence.JobRecord:
         """One UPDATE conditional on the claim; waits out a database outage for as
         long as the claim's fence allows (the conductor is not stopping)."""
-        stmt = self._fenced_update(claim, values)
+        stmt, params = self._fenced_update(claim, values)
         delay, waited = 0.05, 0.0
         while True:
             try:
                 with self._db.session() as session:
-                    row = session.execute(stmt).mappings().first()
+                    row = session.execute(stmt, params).mappings().first()
                 break
             except persistence.PersistenceError as exc:
                 if not exc.retryable or not claim.fence.keep_waiting(delay):
@@ -442,14 +429,12 @@ class JobLifecycle:
         return persistence.record_from_row(row)
 
     @staticmethod
-    def _fenced_update(claim: Claim, values: dict[str, Any]) -> Any:
-        return (
-            sa.update(_J)
-            .where(_c.id == claim.job_id, _c.claim_epoch == claim.epoch,
-                   _c.state == JobState.RUNNING.value)
-            .values(values)
-            .returning(*_c)
-        )
+    def _fenced_update(claim: Claim, values: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """The fenced UPDATE for ``values``, and its parameters."""
+        params = {f"v_{k}": v for k, v in values.items()
+                  if not isinstance(v, sa.ColumnElement)}
+        params.update(f_job=claim.job_id, f_epoch=claim.epoch)
+        return _fenced_statement(tuple(values), values), params
 
     # cancel ----------------------------------------------------------------
 
@@ -564,6 +549,52 @@ class JobLifecycle:
                     record, self.lost_reason(record)) is not None:
                 handed_back.append(record.id)
         return handed_back
+
+
+def _claim_statement(busy: bool) -> Any:
+    """The claim's UPDATE ... RETURNING, built once (values are bind parameters)."""
+    now = sa.bindparam("now", type_=_c.updated_at.type)
+    alone = _c.lost_streak < ISOLATE_AFTER_LOST if busy else sa.true()
+    return (
+        sa.update(_J)
+        .where(_c.id == sa.bindparam("job"), _c.board_job_id == sa.bindparam("posting"),
+               _c.state.in_(_CLAIMABLE),
+               sa.or_(_c.not_before.is_(None), _c.not_before <= now),
+               alone,
+               sa.or_(_c.lost_streak == 0, _c.attempts < sa.bindparam("max_attempts")),
+               sa.or_(_c.cancel_requested_at.is_(None), _c.attempts > 0))
+        .values(state=JobState.RUNNING.value, attempts=_c.attempts + 1,
+                claim_epoch=_c.claim_epoch + 1, owner=sa.bindparam("owner"),
+                started_at=sa.func.coalesce(_c.started_at, now),
+                updated_at=now, not_before=None)
+        .returning(*_c)
+    )
+
+
+_CLAIM_IDLE = _claim_statement(busy=False)
+_CLAIM_BUSY = _claim_statement(busy=True)
+_FENCED: dict[tuple[tuple[str, str | None], ...], Any] = {}
+
+
+def _fenced_statement(columns: tuple[str, ...], values: dict[str, Any]) -> Any:
+    """``UPDATE ... WHERE id AND claim_epoch AND RUNNING ... RETURNING``, built once
+    per set of columns; expressions (``attempts - 1``) are part of the shape."""
+    key = tuple((name, str(values[name]) if isinstance(values[name], sa.ColumnElement)
+                 else None) for name in columns)
+    stmt = _FENCED.get(key)
+    if stmt is None:
+        stmt = (
+            sa.update(_J)
+            .where(_c.id == sa.bindparam("f_job"),
+                   _c.claim_epoch == sa.bindparam("f_epoch"),
+                   _c.state == JobState.RUNNING.value)
+            .values({name: values[name] if isinstance(values[name], sa.ColumnElement)
+                     else sa.bindparam(f"v_{name}", type_=_c[name].type)
+                     for name in columns})
+            .returning(*_c)
+        )
+        _FENCED[key] = stmt
+    return stmt
 
 
 def _ts(value: datetime) -> Any:

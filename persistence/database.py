@@ -37,12 +37,18 @@ _TRANSIENT_ERRORS = (
 class Database:
     """One database: its engine, session scope, TaskFlow backend and schema."""
 
-    def __init__(self, url_or_engine: str | Engine) -> None:
+    def __init__(self, url_or_engine: str | Engine, *, ping: bool = True) -> None:
+        """``ping``: test each pooled connection with a round trip before use.
+
+        Worth it for a server (a restart of the database costs no request),
+        not for a conductor: it would pay a round trip per transaction, and
+        every write it makes waits out a dropped connection anyway.
+        """
         if isinstance(url_or_engine, Engine):
             self._engine = url_or_engine
             self._owns_engine = False
         else:
-            self._engine = create_engine(url_or_engine)
+            self._engine = create_engine(url_or_engine, ping=ping)
             self._owns_engine = True
         # Records are built inside the scope, but expiring on commit would
         # make any later attribute access hit the database again.

@@ -46,7 +46,7 @@ def is_sqlite_memory(url: URL) -> bool:
     )
 
 
-def create_engine(url: str | URL) -> Engine:
+def create_engine(url: str | URL, *, ping: bool = True) -> Engine:
     """Build an engine for ``url`` with the settings its dialect needs.
 
     SQLite: a pooled engine with WAL pragmas (the parent directory of the file
@@ -65,7 +65,7 @@ def create_engine(url: str | URL) -> Engine:
     try:
         if backend == "sqlite":
             return _sqlite_engine(parsed)
-        return sqlalchemy.create_engine(parsed, pool_pre_ping=True,
+        return sqlalchemy.create_engine(parsed, pool_pre_ping=ping,
                                         json_serializer=jsoncodec.dumps)
     except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError) as exc:
         raise PersistenceError(f"cannot create an engine for {mask_url(parsed)}: {exc}") from exc

@@ -281,7 +281,9 @@ class FencedConnection(tf_base.Connection):
                     self._reads.get_connection().get_flows_for_book(book_uuid, lazy=lazy))
 
     def get_flow_details(self, fd_uuid: str, lazy: bool = False) -> Any:
-        flow_detail = self._reads.get_connection().get_flow_details(fd_uuid, lazy=lazy)
+        flow_detail = self._read(f"loading flow details {fd_uuid}",
+                                 lambda: self._reads.get_connection().get_flow_details(
+                                     fd_uuid, lazy=lazy))
         if not lazy:
             # What was read is what is stored: the first write of this flow
             # detail need not read its atoms again.
@@ -474,6 +476,24 @@ class FencedConnection(tf_base.Connection):
     def _forget(self) -> None:
         self._atoms.clear()
         self._flow_atoms.clear()
+
+    def _read(self, what: str, read: Callable[[], T]) -> T:
+        """``read`` (TaskFlow's own), waiting out an outage or a dropped connection as
+        writes do: the first use of a pooled connection after a database restart fails."""
+        delay = FIRST_RETRY_DELAY
+        while True:
+            try:
+                return read()
+            except tf_exc.StorageFailure as exc:
+                cause = exc.cause
+                if cause is None or not is_transient(cause, self._transient,
+                                                     self._engine.dialect.name):
+                    raise
+                if not self.fence.keep_waiting(delay):
+                    raise StorageUnavailable(
+                        f"job {self.fence.job_id}: gave up {what}: {_reason(cause)}"
+                    ) from exc
+                delay = min(delay * 2, MAX_RETRY_DELAY)
 
     def _write(self, what: str, work: Callable[[Connection], tuple[T, Callable[[], None]]]) -> T:
         """Run ``work`` in one transaction; through an outage, retry while the fence allows."""

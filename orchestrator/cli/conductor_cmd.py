@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import click
 
+import persistence
 from orchestrator import commands, daemon, settings
 from orchestrator.cli.context import AppContext, with_app
 
@@ -17,9 +18,13 @@ def conductor(app: AppContext, name: str | None) -> None:
     task boundary, hands their jobs back for another conductor, and exits 0.
     """
     commands.configure(settings.command_runner_settings(app.conf))
-    daemon.run_conductor(
-        settings.conductor_settings(app.conf, name=name),
-        app.database,
-        app.registry,
-        settings.jobboard_settings(app.conf),
-    )
+    database = persistence.Database(settings.database_url(app.conf), ping=False)
+    try:
+        daemon.run_conductor(
+            settings.conductor_settings(app.conf, name=name),
+            database,
+            app.registry,
+            settings.jobboard_settings(app.conf),
+        )
+    finally:
+        database.close()
