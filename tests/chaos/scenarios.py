@@ -302,10 +302,21 @@ def kill_loop(cluster: Cluster, *, jobs_count: int, conductors: int = 3,
             stop = threading.Event()
 
             def chaos() -> None:
+                # Crashes strike at random, but the first one strikes a
+                # conductor seen running a job: a fast run could otherwise
+                # end with every kill on an idle or starting conductor and no
+                # takeover to check.
+                targeted = True
                 while not stop.wait(kill_every):
-                    name = rng.choice(names)
-                    if supervisor.kill(name) is not None:
-                        kills.append((time.time(), name))
+                    while not stop.is_set():
+                        owners = sorted({s.owner for s in observer.latest().values()
+                                         if s.state == "RUNNING" and s.owner in names})
+                        name = rng.choice(owners if targeted else names) if owners else None
+                        if name is not None and supervisor.kill(name) is not None:
+                            kills.append((time.time(), name))
+                            targeted = False
+                            break
+                        stop.wait(OBSERVE_INTERVAL)
 
             killer = threading.Thread(target=chaos, daemon=True)
             killer.start()
