@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import queue
+import random
+import select
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,7 +35,8 @@ from typing import Any
 
 from kazoo import client as kazoo_client
 from kazoo import exceptions as kazoo_exc
-from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.handlers.threading import KazooTimeoutError, SequentialThreadingHandler
+from kazoo.handlers.utils import fileobj_to_fd
 from kazoo.protocol.states import KazooState
 from kazoo.recipe.watchers import ChildrenWatch
 
@@ -57,6 +62,8 @@ SUSPENDED = "SUSPENDED"
 LOST = "LOST"
 
 _ZK_ERRORS = (KazooTimeoutError, kazoo_exc.KazooException)
+#: Requests in flight at once when pruning the trash.
+_PIPELINE = 500
 
 
 class Unclaimable(JobsError):
@@ -81,6 +88,11 @@ class JobboardSettings:
     key_file: str | None = None
     key_password: str | None = None
     verify_certs: bool = True
+    #: Seconds a trashed posting is kept (0: for ever), and how many are kept at
+    #: most, the newest (0: no limit); conductors prune every interval seconds.
+    trash_retention: float = 7 * 24 * 3600.0
+    trash_max_entries: int = 10_000
+    trash_prune_interval: float = 600.0
 
     @property
     def hosts_string(self) -> str:
@@ -141,10 +153,70 @@ class ConductorInfo:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+_POLL_IN = select.POLLIN | select.POLLPRI
+_POLL_OUT = select.POLLOUT
+# A failed or hung-up socket is ready for whatever was asked of it: the recv or
+# send that follows reports the failure, and kazoo drops the connection.
+_POLL_FAILED = select.POLLERR | select.POLLHUP | select.POLLNVAL
+
+
+def poll_select(rlist: Sequence[Any], wlist: Sequence[Any], xlist: Sequence[Any],
+                timeout: float | None = None) -> tuple[list[Any], list[Any], list[Any]]:
+    """``select.select``'s contract, met with one ``poll(2)``: what kazoo's handler must do.
+
+    ``timeout`` is in seconds (``None`` waits for ever, negative is an error, as
+    in kazoo). ``xlist`` is never waited on: kazoo passes none. A TLS socket
+    holding decrypted bytes is readable at once, as its descriptor may have
+    nothing more to say; kazoo's loop would otherwise leave a reply that came
+    in the same TLS record as the one before until the next ping.
+    """
+    if timeout is not None and timeout < 0:
+        raise ValueError("timeout must be non-negative")
+    reads = [(obj, fileobj_to_fd(obj)) for obj in rlist]
+    writes = [(obj, fileobj_to_fd(obj)) for obj in wlist]
+    masks: dict[int, int] = {}
+    for _obj, fd in reads:
+        masks[fd] = _POLL_IN
+    for _obj, fd in writes:
+        masks[fd] = masks.get(fd, 0) | _POLL_OUT
+    poller = select.poll()
+    for fd, mask in masks.items():
+        poller.register(fd, mask)
+    # kazoo's own test for a TLS socket holding bytes (connection.py, _read).
+    buffered = [obj for obj, _fd in reads if hasattr(obj, "pending") and obj.pending() > 0]
+    # Milliseconds, rounded up: rounding down would spin on sub-millisecond waits.
+    wait = None if timeout is None else math.ceil(timeout * 1000)
+    ready = dict(poller.poll(0 if buffered else wait))
+    readable = [obj for obj, fd in reads
+                if obj in buffered or ready.get(fd, 0) & (_POLL_IN | _POLL_FAILED)]
+    writable = [obj for obj, fd in writes if ready.get(fd, 0) & (_POLL_OUT | _POLL_FAILED)]
+    return readable, writable, []
+
+
+class PollHandler(SequentialThreadingHandler):  # type: ignore[misc]
+    """kazoo's threading handler, its connection thread waiting with ``poll(2)``.
+
+    kazoo's own handler builds an epoll selector, registers the sockets, waits
+    and closes the selector again every time its connection thread waits:
+    three more system calls and Python's selector machinery per wait, nearly
+    half of that thread's CPU under load. ``poll`` needs no kernel object and,
+    unlike ``select(2)`` (which kazoo left for this reason), takes descriptors
+    of any number. Everything else, TLS included, is kazoo's. docs/scale.md
+    has the figures.
+    """
+
+    name = "orchestrator_poll_handler"
+
+    def select(self, rlist: Sequence[Any], wlist: Sequence[Any], xlist: Sequence[Any],
+               timeout: float | None = None) -> tuple[list[Any], list[Any], list[Any]]:
+        return poll_select(rlist, wlist, xlist, timeout)
+
+
 def make_client(settings: JobboardSettings) -> kazoo_client.KazooClient:
     kwargs: dict[str, Any] = {
         "hosts": settings.hosts_string,
         "timeout": settings.session_timeout,
+        "handler": PollHandler(),
         # Reconnect forever: a conductor outlives a ZooKeeper outage.
         "connection_retry": {"max_tries": -1, "delay": 0.1, "backoff": 2,
                              "max_delay": 1.0},
@@ -194,6 +266,11 @@ class Board:
         self._closed = False
         self._watching = watch
         self._listed = False
+        # Trashed name -> (czxid, ctime): a trash node never changes, so each is
+        # asked about once. The next pruning turn (None: none planned yet).
+        self._trash_seen: dict[str, tuple[int, int]] = {}
+        self._trash_due: float | None = None
+        self._pruning = threading.Lock()
         # Session changes are handled in order, on one thread of their own:
         # kazoo's own thread must never block, and a LOST must never be
         # handled after the CONNECTED that follows it.
@@ -551,6 +628,104 @@ class Board:
                 raise BoardUnavailable(f"cannot read conductor {child}: {exc}") from exc
             found.append(_conductor_info(child, data, stat))
         return sorted(found, key=lambda c: (c.name, c.entity))
+
+    # the trash -------------------------------------------------------------
+
+    def prune_trash_if_due(self) -> bool:
+        """Start pruning the trash on a thread of its own if this board's turn has come.
+
+        Never raises and never blocks: it is housekeeping. Turns come every
+        ``trash_prune_interval`` seconds, the first at a random point of the
+        first interval, so conductors started together do not prune together.
+        """
+        interval = self.settings.trash_prune_interval
+        now = time.monotonic()
+        if self._trash_due is None:
+            self._trash_due = now + random.uniform(0.0, interval)
+        if now < self._trash_due or self._closed or self._pruning.locked():
+            return False
+        self._trash_due = now + interval
+        threading.Thread(target=self._prune_quietly, daemon=True,
+                         name="jobboard-trash").start()
+        return True
+
+    def _prune_quietly(self) -> None:
+        try:
+            pruned = self.prune_trash()
+        except (BoardUnavailable, kazoo_exc.NoNodeError) as exc:
+            if not self._closed:
+                LOG.warning("Pruning the jobboard's trash failed; trying again in %gs: %s",
+                            self.settings.trash_prune_interval, exc)
+            return
+        except Exception:
+            LOG.exception("Pruning the jobboard's trash failed unexpectedly")
+            return
+        if pruned:
+            LOG.info("Pruned %d trashed posting(s) from %s", pruned,
+                     self.settings.trash_path)
+
+    def prune_trash(self) -> int:
+        """Delete trashed postings older than ``trash_retention``, then the oldest
+        beyond ``trash_max_entries``; return how many this call deleted.
+
+        A few requests: the listing, one look at each posting trashed since the
+        last call, and the deletes. Several boards may prune at once: a posting
+        another deleted first is skipped, and the count limit keeps the newest
+        of each pruner's listing (ZooKeeper's creation order), so together they
+        never leave fewer than the limit, bar those old enough to go anyway.
+        Ages are told by this host's clock against ZooKeeper's creation times.
+        """
+        retention = self.settings.trash_retention
+        limit = self.settings.trash_max_entries
+        if retention <= 0 and limit <= 0:
+            return 0
+        folder = self.settings.trash_path
+        with self._pruning, self._errors("pruning the jobboard's trash"):
+            try:
+                names = self._client.get_children(folder)
+            except kazoo_exc.NoNodeError:
+                return 0
+            if retention <= 0 and len(names) <= limit:
+                return 0
+            seen = self._trash_entries(folder, names)
+            oldest_first = sorted(seen, key=seen.__getitem__)
+            cutoff = (time.time() - retention) * 1000
+            doomed = [n for n in oldest_first if retention > 0 and seen[n][1] < cutoff]
+            young = [n for n in oldest_first if retention <= 0 or seen[n][1] >= cutoff]
+            if 0 < limit < len(young):
+                doomed += young[:len(young) - limit]
+            return self._delete_trashed(folder, doomed)
+
+    def _trash_entries(self, folder: str, names: list[str]) -> dict[str, tuple[int, int]]:
+        listed = set(names)
+        for name in [n for n in self._trash_seen if n not in listed]:
+            del self._trash_seen[name]
+        unknown = [n for n in names if n not in self._trash_seen]
+        for start in range(0, len(unknown), _PIPELINE):
+            asked = [(n, self._client.exists_async(f"{folder}/{n}"))
+                     for n in unknown[start:start + _PIPELINE]]
+            for name, request in asked:
+                stat = request.get(timeout=self.settings.connect_timeout)
+                if stat is not None:
+                    self._trash_seen[name] = (int(stat.czxid), int(stat.ctime))
+        return {n: self._trash_seen[n] for n in names if n in self._trash_seen}
+
+    def _delete_trashed(self, folder: str, doomed: list[str]) -> int:
+        deleted = 0
+        for start in range(0, len(doomed), _PIPELINE):
+            asked = [(n, self._client.delete_async(f"{folder}/{n}"))
+                     for n in doomed[start:start + _PIPELINE]]
+            for name, request in asked:
+                self._trash_seen.pop(name, None)
+                try:
+                    request.get(timeout=self.settings.connect_timeout)
+                except kazoo_exc.NoNodeError:
+                    continue  # another pruner was first
+                except kazoo_exc.NotEmptyError:
+                    LOG.warning("Not pruning %s/%s: it has children", folder, name)
+                    continue
+                deleted += 1
+        return deleted
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:

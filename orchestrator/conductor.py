@@ -403,6 +403,8 @@ class Conductor:
         if now < self._next_reconcile:
             return
         self._next_reconcile = now + self.settings.reconcile_interval
+        # Keeps the trash's listing bounded; on a thread of its own, when due.
+        self._board.prune_trash_if_due()
         # What this conductor remembers of postings that left the board goes too.
         on_board = {job.path for job in self._board.jobs()}
         for path in [p for p in self._skip if p not in on_board]:

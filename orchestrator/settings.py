@@ -43,6 +43,9 @@ def jobboard_settings(conf: cfg.ConfigOpts) -> JobboardSettings:
         key_file=group.key_file,
         key_password=group.key_password,
         verify_certs=group.verify_certs,
+        trash_retention=group.trash_retention,
+        trash_max_entries=group.trash_max_entries,
+        trash_prune_interval=group.trash_prune_interval,
     )
 
 

@@ -68,6 +68,32 @@ OPTS = [
         default=True,
         help="Verify the ZooKeeper server certificate. Turn off only in tests.",
     ),
+    cfg.FloatOpt(
+        "trash_retention",
+        default=7 * 24 * 3600.0,
+        min=0.0,
+        help="Seconds a posting moved to the jobboard's .trash (a job no "
+        "conductor may run) is kept for inspection before conductors delete "
+        "it; 0 keeps trashed postings for ever. Ages are told by the "
+        "conductor's clock against ZooKeeper's creation time of the node.",
+    ),
+    cfg.IntOpt(
+        "trash_max_entries",
+        default=10000,
+        min=0,
+        help="Most trashed postings kept; conductors delete the oldest beyond "
+        "it; 0 sets no limit. A directory listing should fit ZooKeeper's "
+        "jute.maxbuffer (1 MB by default, some 60,000 trashed postings), or "
+        "clients bound by it, ZooKeeper's own tools among them, cannot list it.",
+    ),
+    cfg.FloatOpt(
+        "trash_prune_interval",
+        default=600.0,
+        min=1.0,
+        help="Seconds between two prunings of the trash by one conductor (a "
+        "listing, a look at each newly trashed posting and the deletes). "
+        "Several conductors may prune at once safely.",
+    ),
 ]
 
 

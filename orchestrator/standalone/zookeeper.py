@@ -250,7 +250,7 @@ class LocalZooKeeper:
             "minSessionTimeout": str(self.min_session_timeout_ms),
             "maxSessionTimeout": str(self.max_session_timeout_ms),
             "admin.enableServer": "false",
-            "4lw.commands.whitelist": "ruok,srvr,mntr",
+            "4lw.commands.whitelist": "ruok,srvr,mntr,cons",
             # Keep a long-lived standalone server's snapshots and logs from growing
             # forever.
             "autopurge.snapRetainCount": "3",
