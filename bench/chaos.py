@@ -46,21 +46,17 @@ import argparse
 import contextlib
 import logging
 import os
-import platform
 import shlex
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -70,6 +66,9 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `bench` and `tests` are not installed packages
+
+from bench import common  # noqa: E402
+from bench.common import say  # noqa: E402
 
 #: Seconds a step of the kill, poison and outage jobs waits (its "work").
 STEP_SECONDS = 0.2
@@ -536,8 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Clean up as on Ctrl-C, also on SIGTERM and when started with SIGINT ignored.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    common.stop_on_signals()
     command = _command_line(argv)
     work_dir = Path(tempfile.mkdtemp(prefix="orchestrator-chaos-"))
     load_before = os.getloadavg()[0]
@@ -545,27 +543,27 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     try:
         with Services(work_dir) as services:
-            _say(f"ZooKeeper on {services.zookeeper.hosts}, PostgreSQL on port "
+            say(f"ZooKeeper on {services.zookeeper.hosts}, PostgreSQL on port "
                  f"{services.postgres.port}; work dir {work_dir}")
             for number in range(1, args.repeat + 1):
                 for name in args.only:
                     run = Run(args, services, work_dir / f"run{number}-{name}", number)
                     outcomes.append(_run_one(run, name))
     except KeyboardInterrupt:
-        _say("interrupted: conductors and services stopped")
+        say("interrupted: conductors and services stopped")
         return 130
     finally:
         if args.keep:
-            _say(f"work directory kept: {work_dir}")
+            say(f"work directory kept: {work_dir}")
         else:
             shutil.rmtree(work_dir, ignore_errors=True)
-    machine = _machine(load_before, started)
+    machine = common.machine(load_before, started)
     return 0 if print_report(outcomes, machine, command) else 1
 
 
 def _run_one(run: Run, name: str) -> Outcome:
     label, runner = SCENARIOS[name]
-    _say(f"run {run.number}: {label} ...")
+    say(f"run {run.number}: {label} ...")
     started = time.monotonic()
     try:
         with run.services.database(name) as db_url:
@@ -573,59 +571,18 @@ def _run_one(run: Run, name: str) -> Outcome:
     except Exception as exc:  # one broken scenario must not lose the others' figures
         outcome = Outcome(name, run.number, time.monotonic() - started,
                           error=f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
-        _say(f"run {run.number}: {label}: did not finish: {outcome.error}")
+        say(f"run {run.number}: {label}: did not finish: {outcome.error}")
         return outcome
     outcome = Outcome(name, run.number, time.monotonic() - started, figures)
-    _say(f"run {run.number}: {label}: {figures.jobs}; {'; '.join(figures.details)} "
+    say(f"run {run.number}: {label}: {figures.jobs}; {'; '.join(figures.details)} "
          f"({outcome.seconds:.0f} s)")
     return outcome
-
-
-def _machine(load_before: float, started: float) -> dict[str, str]:
-    cpu = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "CPU": f"{len(os.sched_getaffinity(0))} cores, {cpu}",
-        "OS": f"{platform.system()} {platform.release()}",
-        "Python": platform.python_version(),
-        "load (1 min) before/after": f"{load_before:.2f}/{os.getloadavg()[0]:.2f}",
-        "commit": _git_commit(),
-        "duration": f"{(time.monotonic() - started) / 60:.1f} min",
-    }
-
-
-def _git_commit() -> str:
-    try:
-        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain",
-                                "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "?"
-    return head + (" (uncommitted changes)" if dirty else "")
 
 
 def _command_line(argv: Iterable[str] | None) -> str:
     args = sys.argv[1:] if argv is None else list(argv)
     python = os.path.relpath(sys.executable, Path.cwd())
     return shlex.join([python, "-m", "bench.chaos", *args])
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _interrupt(_signum: int, _frame: FrameType | None) -> None:
-    # A second Ctrl-C must not cut the clean-up the first one started.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -1,26 +1,40 @@
-"""Stock TaskFlow, used the way its documentation and examples use it.
+"""Stock TaskFlow as its documentation uses it, and with the one fix a user could make.
 
-Persistence from ``{"connection": url}`` (TaskFlow's own engine: a NullPool on
-SQLite, a new ``Connection`` and table metadata per storage call), a ZooKeeper
-jobboard from ``taskflow.jobs.backends.fetch``, a conductor from
+``stock``: persistence from ``{"connection": url}`` (TaskFlow's own engine: a
+NullPool on SQLite, a new ``Connection`` and table metadata per storage call), a
+ZooKeeper jobboard from ``taskflow.jobs.backends.fetch``, a conductor from
 ``taskflow.conductors.backends.fetch``, and jobs posted as in TaskFlow's jobboard
 examples: a logbook with one flow detail naming its factory's import path
 (``save_factory_details``), then ``board.post``.
+
+``tables-once``: the same, except that the SQLAlchemy backend hands out one
+``Connection`` built once (so the table metadata is built once and SQLAlchemy's
+statement cache works) and, on SQLite, pools its connections: the ten-line fix
+``persistence.taskflow_backend.CachedConnectionBackend`` applies for us.
+
+On SQLite every engine gets the pragmas ours sets (``persistence.engine``): WAL,
+``synchronous=NORMAL``, ``busy_timeout``, foreign keys. Only the journal mode is
+kept in the file; the others are per connection, so they run on every new one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import uuid
 from typing import Any
 
+from sqlalchemy import Engine, event
+from sqlalchemy.pool import QueuePool
 from taskflow import engines
 from taskflow.conductors import backends as conductor_backends
 from taskflow.jobs import backends as job_backends
 from taskflow.persistence import backends as persistence_backends
 from taskflow.persistence import models
+from taskflow.persistence.backends.impl_sqlalchemy import SQLAlchemyBackend
 
 from orchestrator.flows import bench as bench_flows
+from persistence.engine import apply_sqlite_pragmas
 
 # The same factories our registry names bench-1-task and bench-10-tasks.
 FACTORIES = {
@@ -30,9 +44,48 @@ FACTORIES = {
 KINDS = ("blocking", "nonblocking")
 
 
-def backend(url: str) -> Any:
-    """TaskFlow's SQLAlchemy backend as ``fetch`` builds it, engine and all."""
-    return persistence_backends.fetch({"connection": url})
+class TablesOnceBackend(SQLAlchemyBackend):
+    """TaskFlow's SQLAlchemy backend whose ``get_connection()`` returns one cached object.
+
+    A TaskFlow ``Connection`` keeps no per-call state and its ``close()`` does
+    nothing, so one instance can serve every caller and thread.
+    """
+
+    def __init__(self, conf: dict[str, Any]) -> None:
+        super().__init__(conf)
+        self._cached: Any = None
+        self._cached_lock = threading.Lock()
+
+    def get_connection(self) -> Any:
+        with self._cached_lock:
+            if self._cached is None:
+                self._cached = super().get_connection()
+            return self._cached
+
+
+def backend(url: str, *, tables_once: bool = False) -> Any:
+    """TaskFlow's SQLAlchemy backend for ``url``, stock or with its tables built once."""
+    conf: dict[str, Any] = {"connection": url}
+    sqlite = url.startswith("sqlite")
+    if tables_once:
+        if sqlite:
+            # TaskFlow gives SQLite files a NullPool (a new connection per call).
+            conf["engine_args"] = {"poolclass": QueuePool,
+                                   "connect_args": {"check_same_thread": False}}
+        be: Any = TablesOnceBackend(conf)
+    else:
+        be = persistence_backends.fetch(conf)
+    if sqlite:
+        event.listen(be.engine, "connect", apply_sqlite_pragmas)
+    return be
+
+
+def sqlite_settings(engine: Engine) -> str:
+    """The pragmas a new connection of ``engine`` reports, for the report."""
+    names = ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+    with engine.connect() as conn:
+        values = [str(conn.exec_driver_sql(f"PRAGMA {name}").scalar()) for name in names]
+    return ", ".join(f"{name}={value}" for name, value in zip(names, values, strict=True))
 
 
 def upgrade(url: str) -> None:

@@ -1,15 +1,18 @@
 """One measured run: post N jobs, let K conductor processes run them, time it.
 
-The same procedure for both systems, which differ only in how a database is
+The same procedure for every system, which differ only in how a database is
 prepared, how a job is posted and which conductor process is started
-(``Ours`` and ``Stock`` below).
+(``Ours`` and ``Stock`` below; ``Stock(tables_once=True)`` is stock TaskFlow with
+its persistence ``Connection`` built once).
 
 A run: fresh database and board path; one warm-up job posted; K conductors
 started; wait until all K have registered on the board and the warm-up job has
 finished; then post N jobs back to back (each post timed) and wait until all
-have finished. The window runs from just before the first post to the moment
-the last flow detail was saved SUCCESS (``flowdetails.updated_at``, written by
-the conductor that ran it) - the same clock and the same row for both systems.
+have finished and left the board. The window runs from just before the first
+post to the moment the last flow detail was saved SUCCESS
+(``flowdetails.updated_at``, written by the conductor that ran it) - the same
+clock and the same row for every system. The conductors' CPU is read once the
+board is empty; then they are killed (their work is done and measured).
 """
 
 from __future__ import annotations
@@ -50,9 +53,8 @@ class RunFailed(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    jobs: int = 40
     poll_interval: float = 0.05  # ours: [conductor] poll_interval; stock: wait_timeout
-    max_jobs: int = 4  # jobs per conductor at once (both systems)
+    max_jobs: int = 4  # jobs per conductor at once (ours; a blocking stock conductor runs one)
     stock_kind: str = "blocking"
     stall_timeout: float = 60.0  # fail a run when no job finishes for this long
     start_timeout: float = 60.0
@@ -63,6 +65,7 @@ class Case:
     backend: str
     conductors: int
     flow: str
+    jobs: int
 
     @property
     def tasks(self) -> int:
@@ -74,17 +77,21 @@ class RunResult:
     system: str
     case: Case
     rep: int
-    jobs: int
     elapsed: float | None = None
     post_latencies: list[float] = field(default_factory=list)
     conductor_cpu: float | None = None
     error: str | None = None
     load: float | None = None  # 1-minute load average when the run began
+    machine_busy: float | None = None  # share of all CPUs busy (anyone's) while measured
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.error is None and self.elapsed is not None
+
+    @property
+    def jobs(self) -> int:
+        return self.case.jobs
 
     @property
     def jobs_per_s(self) -> float | None:
@@ -108,13 +115,21 @@ class RunResult:
         return self.conductor_cpu / self.jobs * 1000
 
 
+@dataclass(frozen=True)
+class Poster:
+    """Posts one job of a flow; ``engine`` is the one its SQL goes through."""
+
+    post: Callable[[str], object]
+    engine: sa.Engine
+
+
 class System(Protocol):
     name: str
 
     def prepare(self, url: str) -> None: ...
 
-    def poster(self, url: str, hosts: str, path: str) -> contextlib.AbstractContextManager[
-        Callable[[str], None]]: ...
+    def poster(self, url: str, hosts: str,
+               path: str) -> contextlib.AbstractContextManager[Poster]: ...
 
     def command(self, name: str, url: str, hosts: str, path: str, run_dir: Path,
                 settings: Settings) -> list[str]: ...
@@ -138,12 +153,12 @@ class Ours:
             db.close()
 
     @contextlib.contextmanager
-    def poster(self, url: str, hosts: str, path: str) -> Iterator[Callable[[str], None]]:
+    def poster(self, url: str, hosts: str, path: str) -> Iterator[Poster]:
         db = persistence.Database(url)
         board = jobs.JobboardSettings(hosts=(hosts,), path=path)
         try:
             with Orchestrator(db, self._registry, board, client_name="bench-poster") as orch:
-                yield lambda flow: _discard(orch.post(flow))
+                yield Poster(orch.post, db.engine)
         finally:
             db.close()
 
@@ -182,20 +197,26 @@ class Ours:
 
 
 class Stock:
-    """``bench.stock_conductor`` processes (stock TaskFlow conductor and persistence)."""
+    """``bench.stock_conductor`` processes (stock TaskFlow conductor and persistence).
 
-    name = "stock"
+    ``tables_once``: the persistence backend builds its ``Connection`` once (see
+    ``bench.stock``), in the conductors and the poster alike.
+    """
+
+    def __init__(self, *, tables_once: bool = False) -> None:
+        self.tables_once = tables_once
+        self.name = TABLES_ONCE if tables_once else STOCK
 
     def prepare(self, url: str) -> None:
         stock.upgrade(url)
 
     @contextlib.contextmanager
-    def poster(self, url: str, hosts: str, path: str) -> Iterator[Callable[[str], None]]:
-        backend = stock.backend(url)
+    def poster(self, url: str, hosts: str, path: str) -> Iterator[Poster]:
+        backend = stock.backend(url, tables_once=self.tables_once)
         try:
             board = stock.board("bench-poster", hosts, path, backend)
             try:
-                yield lambda flow: _discard(stock.post(backend, board, flow))
+                yield Poster(lambda flow: stock.post(backend, board, flow), backend.engine)
             finally:
                 board.close()
         finally:
@@ -207,19 +228,25 @@ class Stock:
                 "--path", path, "--connection", url, "--name", name,
                 "--kind", settings.stock_kind,
                 "--wait-timeout", str(settings.poll_interval),
-                "--max-jobs", str(settings.max_jobs)]
+                "--max-jobs", str(settings.max_jobs),
+                *(["--tables-once"] if self.tables_once else [])]
 
     def verify(self, url: str, expected: int) -> dict[str, Any]:
         return {}  # the flow details' states are checked for both systems
 
 
-SYSTEMS: dict[str, Callable[[], System]] = {"ours": Ours, "stock": Stock}
+OURS, TABLES_ONCE, STOCK = "ours", "tables-once", "stock"
+SYSTEMS: dict[str, Callable[[], System]] = {
+    OURS: Ours,
+    TABLES_ONCE: lambda: Stock(tables_once=True),
+    STOCK: Stock,
+}
 
 
 def run_once(system: System, case: Case, rep: int, settings: Settings,
              services: svc.Services, run_dir: Path) -> RunResult:
     """Measure one run; a failure is recorded in the result, not raised."""
-    result = RunResult(system.name, case, rep, settings.jobs, load=os.getloadavg()[0])
+    result = RunResult(system.name, case, rep, load=os.getloadavg()[0])
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         _measure(system, case, settings, services, run_dir, result)
@@ -233,13 +260,14 @@ def run_once(system: System, case: Case, rep: int, settings: Settings,
 def _measure(system: System, case: Case, settings: Settings, services: svc.Services,
              run_dir: Path, result: RunResult) -> None:
     path = svc.board_path()
-    expected = settings.jobs + 1  # and the warm-up job
+    expected = case.jobs + 1  # and the warm-up job
     with services.database(case.backend, run_dir) as url:
         system.prepare(url)
         observer = Observer(url)
         try:
-            with system.poster(url, services.zk_hosts, path) as post, \
+            with system.poster(url, services.zk_hosts, path) as poster, \
                     ConductorGroup(run_dir) as group:
+                post = poster.post
                 post(case.flow)  # warm-up: connects the poster, gives conductors work
                 for i in range(case.conductors):
                     name = f"{system.name}-{i + 1}"
@@ -248,14 +276,20 @@ def _measure(system: System, case: Case, settings: Settings, services: svc.Servi
                 _wait(lambda: (svc.conductors_registered(services.client, path)
                                >= case.conductors and observer.finished() >= 1),
                       settings.start_timeout, group, "conductors to start")
-                cpu_before = group.cpu_seconds()
+                cpu_before, machine_before = group.cpu_seconds(), machine_cpu()
                 start = _utcnow()
-                for _ in range(settings.jobs):
+                for _ in range(case.jobs):
                     began = time.perf_counter()
                     post(case.flow)
                     result.post_latencies.append(time.perf_counter() - began)
                 _wait_progress(observer, expected, settings.stall_timeout, group)
+                # Finished jobs leave the board once their records are written.
+                _wait(lambda: not svc.job_nodes(services.client, path),
+                        settings.stall_timeout, group, "finished jobs to leave the board")
                 result.conductor_cpu = group.cpu_seconds() - cpu_before
+                result.machine_busy = machine_busy(machine_before, machine_cpu())
+                # Measured: a graceful stop would only cost the next run time.
+                group.kill()
             states = observer.states()
             if states != {"SUCCESS": expected}:
                 raise RunFailed(f"flow details: expected {expected} SUCCESS, got {states}")
@@ -305,7 +339,7 @@ class ConductorGroup:
     """Conductor processes, each in its own session (Ctrl-C reaches only us).
 
     Leaving the context stops them all: SIGTERM, then SIGKILL after a grace
-    period; nothing outlives the run.
+    period; nothing outlives the run. ``kill()`` ends them at once.
     """
 
     GRACE = 10.0
@@ -348,6 +382,14 @@ class ConductorGroup:
     def log_tails(self) -> str:
         return "\n".join(f"--- {name}:\n{self.log_tail(name)}" for name in self._procs)
 
+    def kill(self) -> None:
+        """SIGKILL them all at once and reap them (their ZooKeeper sessions expire)."""
+        for proc in self._procs.values():
+            _signal_group(proc, signal.SIGKILL)
+        for proc in self._procs.values():
+            proc.wait()
+        self._procs.clear()
+
     def stop(self) -> None:
         for proc in self._procs.values():
             _signal_group(proc, signal.SIGTERM)
@@ -362,6 +404,20 @@ class ConductorGroup:
 
     def _log_path(self, name: str) -> Path:
         return self._run_dir / f"conductor-{name}.log"
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return total - idle, total
+
+
+def machine_busy(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else None
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
@@ -401,10 +457,6 @@ def _wait_progress(observer: Observer, expected: int, stall_timeout: float,
 def _utcnow() -> datetime:
     # Naive UTC, as TaskFlow writes flowdetails.updated_at.
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _discard(_value: object) -> None:
-    return None
 
 
 def _count(values: list[str]) -> dict[str, int]:

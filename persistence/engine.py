@@ -89,11 +89,12 @@ def _sqlite_engine(url: URL) -> Engine:
             "connect_args": {"check_same_thread": False},
         }
     engine = sqlalchemy.create_engine(url, json_serializer=jsoncodec.dumps, **kwargs)
-    event.listen(engine, "connect", _apply_sqlite_pragmas)
+    event.listen(engine, "connect", apply_sqlite_pragmas)
     return engine
 
 
-def _apply_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def apply_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """``connect`` listener: the pragmas every SQLite connection of ours gets."""
     cursor = dbapi_connection.cursor()
     try:
         for pragma in SQLITE_PRAGMAS:
