@@ -233,6 +233,9 @@ class Conductor:
             return None
         except jobs.BoardUnavailable as exc:
             LOG.warning("Cannot claim job %s: %s", spec.job_id, exc)
+            # ZooKeeper may have created the lock and lost only its answer:
+            # left alone, this live session would hold the job for ever.
+            self._board_op(job, _ABANDON)
             return None
         try:
             outcome = self._lifecycle.claim(spec.job_id, job.uuid, self.name, busy=busy)
