@@ -185,14 +185,26 @@ class JobRunner:
             # Times of every state change go with the state's own write
             # (LeanStorage), where EventTimeListener would add a write each.
             suspended = False
-            for _state in engine.run_iter():
+            connection = backend.get_connection()
+            connection.group_writes = True
+            for state in engine.run_iter():
+                if state == states.WAITING:
+                    # Atoms may run on while the engine waits: what finished
+                    # before them must not wait for the next atom to start.
+                    connection.flush()
                 if not suspended and job.stopping.is_set():
                     LOG.info("Job %s: conductor stopping, suspending its flow",
                              spec.job_id)
                     engine.suspend()
                     suspended = True
+            # A run stops with a write that commits what it deferred; this is
+            # for a run that stopped some other way.
+            connection.flush()
         except Exception as exc:  # noqa: BLE001 - every ending is classified below
             error = exc
+            # Never stored by a run that failed: a refused claim or a database
+            # given up on; the next attempt starts from what is stored.
+            backend.get_connection().discard()
         return self._outcome(job, engine, error, ended)
 
     def _outcome(self, job: JobContext, engine: Any, error: BaseException | None,

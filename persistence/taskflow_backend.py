@@ -55,11 +55,19 @@ MAX_RETRY_DELAY = 2.0
 
 #: Flow states that end a run.
 FLOW_END_STATES: frozenset[str] = frozenset({"SUCCESS", "REVERTED", "FAILURE"})
+#: Atom states written just before the atom's execute or revert is called:
+#: what was deferred must be stored before any side effect, so these flush.
+ATOM_START_STATES: frozenset[str] = frozenset({"RUNNING", "REVERTING"})
+#: Flow states a run stops in: written at once, with whatever was deferred.
+FLOW_STOP_STATES: frozenset[str] = FLOW_END_STATES | {"SUSPENDED"}
 
 # Fields TaskFlow's merge() leaves alone: an update never rewrites them.
 _KEPT_ON_UPDATE = ("uuid", "name")
 
 T = TypeVar("T")
+#: A write: run on the transaction's connection, it returns its result and what
+#: to remember once it is stored.
+_Work = Callable[[Connection], tuple[T, Callable[[], None]]]
 
 
 class CachedConnectionBackend(SQLAlchemyBackend):
@@ -217,6 +225,18 @@ class FencedConnection(tf_base.Connection):
     connection the only writer of its job's details, it remembers, per flow
     detail, the serialized form of each atom it last read or wrote, and
     rewrites only the atoms that changed. Reads are TaskFlow's own.
+
+    While ``group_writes`` is on (an engine's run), writes are also grouped.
+    A write that no side effect can follow before the next write (an atom's
+    end, a flow's RUNNING, the atoms ``prepare`` adds) is deferred; it commits
+    in the transaction of the next write that starts an atom's execute or
+    revert, or stops the run, or at ``flush()`` (called before the engine
+    waits for atoms running in parallel, and before any read). So whatever a
+    task does is preceded by everything before it being stored, as when each
+    write committed alone, and a serial flow costs one transaction per task.
+    A deferred write's error (a missing detail, the fence) surfaces from the
+    write that commits it; with grouping off, each write is TaskFlow's
+    ``Connection`` contract to the letter.
     """
 
     def __init__(self, backend: FencedBackend, engine: Engine, tables: TaskflowTables,
@@ -244,6 +264,10 @@ class FencedConnection(tf_base.Connection):
         # One job's writes are sequential anyway (TaskFlow's Storage holds a
         # write lock); this keeps the cache equal to the rows.
         self._lock = threading.Lock()
+        #: Defer the writes that may wait for the next one (see above).
+        self.group_writes = False
+        # Deferred writes, oldest first: (what, work), as _write takes them.
+        self._pending: list[tuple[str, _Work[Any]]] = []
         #: Called inside the transaction that writes the flow's end state
         #: (SUCCESS, REVERTED or FAILURE), with that transaction's connection:
         #: what it writes commits or rolls back with the flow's end.
@@ -271,16 +295,20 @@ class FencedConnection(tf_base.Connection):
     # -- reads: TaskFlow's own ---------------------------------------------
 
     def get_logbook(self, book_uuid: str, lazy: bool = False) -> Any:
+        self.flush()
         return self._reads.get_connection().get_logbook(book_uuid, lazy=lazy)
 
     def get_logbooks(self, lazy: bool = False) -> Iterator[Any]:
+        self.flush()
         return cast(Iterator[Any], self._reads.get_connection().get_logbooks(lazy=lazy))
 
     def get_flows_for_book(self, book_uuid: str, lazy: bool = False) -> Iterator[Any]:
+        self.flush()
         return cast(Iterator[Any],
                     self._reads.get_connection().get_flows_for_book(book_uuid, lazy=lazy))
 
     def get_flow_details(self, fd_uuid: str, lazy: bool = False) -> Any:
+        self.flush()
         flow_detail = self._read(f"loading flow details {fd_uuid}",
                                  lambda: self._reads.get_connection().get_flow_details(
                                      fd_uuid, lazy=lazy))
@@ -295,9 +323,11 @@ class FencedConnection(tf_base.Connection):
         return flow_detail
 
     def get_atom_details(self, ad_uuid: str) -> Any:
+        self.flush()
         return self._reads.get_connection().get_atom_details(ad_uuid)
 
     def get_atoms_for_flow(self, fd_uuid: str) -> Iterator[Any]:
+        self.flush()
         return cast(Iterator[Any], self._reads.get_connection().get_atoms_for_flow(fd_uuid))
 
     # -- writes --------------------------------------------------------------
@@ -319,7 +349,10 @@ class FencedConnection(tf_base.Connection):
                     self._atoms[atom_detail.uuid] = fingerprint
             return atom_detail, committed
 
-        return self._write(f"updating atom details {atom_detail.uuid}", work)
+        what = f"updating atom details {atom_detail.uuid}"
+        if self.group_writes and atom_detail.state not in ATOM_START_STATES:
+            return self._defer(what, work, atom_detail)
+        return self._write(what, work)
 
     def update_flow_details(self, flow_detail: Any) -> Any:
         """One fenced UPDATE of the flow row, then only the atoms that are new or changed.
@@ -341,7 +374,12 @@ class FencedConnection(tf_base.Connection):
                 self.on_flow_end(conn, flow_detail)
             return written
 
-        return self._write(f"updating flow details {flow_detail.uuid}", work)
+        what = f"updating flow details {flow_detail.uuid}"
+        if self.group_writes and flow_detail.state not in FLOW_STOP_STATES:
+            # Nothing TaskFlow reads back differs from what it gave: no writer
+            # but this one adds atoms to the job's flow.
+            return self._defer(what, work, flow_detail)
+        return self._write(what, work)
 
     def save_logbook(self, book: Any) -> Any:
         """Update (or insert) the book, fenced, then update or insert its flow details.
@@ -495,18 +533,39 @@ class FencedConnection(tf_base.Connection):
                     ) from exc
                 delay = min(delay * 2, MAX_RETRY_DELAY)
 
-    def _write(self, what: str, work: Callable[[Connection], tuple[T, Callable[[], None]]]) -> T:
-        """Run ``work`` in one transaction; through an outage, retry while the fence allows."""
+    @property
+    def pending(self) -> int:
+        """Writes deferred and not yet committed."""
+        return len(self._pending)
+
+    def flush(self) -> None:
+        """Commit the deferred writes now, in one transaction (nothing when there are none)."""
+        if self._pending:
+            self._write("storing deferred writes", None)
+
+    def discard(self) -> None:
+        """Drop the deferred writes: the claim is gone, or the run is abandoned."""
+        with self._lock:
+            self._pending.clear()
+
+    def _defer(self, what: str, work: _Work[T], result: T) -> T:
+        with self._lock:
+            self._pending.append((what, work))
+        return result
+
+    def _write(self, what: str, work: _Work[T] | None) -> T:
+        """Run the deferred writes and ``work`` in one transaction; through an outage,
+        retry while the fence allows. ``work`` None: only the deferred ones."""
         delay = FIRST_RETRY_DELAY
         waiting_since: float | None = None
         with self._lock:
+            works = [*self._pending, *([(what, work)] if work is not None else [])]
             while True:
                 try:
-                    with self._engine.begin() as conn:
-                        result, committed = work(conn)
+                    result = self._run_all(works)
                 except sa_exc.SQLAlchemyError as exc:
-                    self._forget()
                     if not is_transient(exc, self._transient, self._engine.dialect.name):
+                        self._pending.clear()
                         raise tf_exc.StorageFailure(f"Failed {what}: {_reason(exc)}",
                                                     cause=exc) from exc
                     if waiting_since is None:
@@ -514,17 +573,41 @@ class FencedConnection(tf_base.Connection):
                         LOG.warning("job %s: %s failed (%s); retrying until the database "
                                     "is back", self.fence.job_id, what, _reason(exc))
                     if not self.fence.keep_waiting(delay):
+                        self._pending.clear()
                         raise StorageUnavailable(
                             f"job {self.fence.job_id}: gave up {what} after "
                             f"{time.monotonic() - waiting_since:.1f}s: {_reason(exc)}"
                         ) from exc
                     delay = min(delay * 2, MAX_RETRY_DELAY)
                     continue
-                committed()
+                except BaseException:
+                    # Refused by the fence, or a detail missing: nothing of
+                    # this transaction, deferred writes included, is kept.
+                    self._pending.clear()
+                    raise
+                self._pending.clear()
                 if waiting_since is not None:
                     LOG.info("job %s: %s went through after %.1fs of waiting",
                              self.fence.job_id, what, time.monotonic() - waiting_since)
-                return result
+                return cast(T, result)
+
+    def _run_all(self, works: list[tuple[str, _Work[Any]]]) -> Any:
+        """One transaction for ``works``; returns the last one's result.
+
+        Each work's cache update runs as soon as it has run, since the next
+        one may read the cache (two writes of one flow detail); any failure
+        forgets the whole cache, which may no longer match the rows.
+        """
+        result: Any = None
+        try:
+            with self._engine.begin() as conn:
+                for _what, work in works:
+                    result, committed = work(conn)
+                    committed()
+        except BaseException:
+            self._forget()
+            raise
+        return result
 
 
 def _update_values(row: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from taskflow import task
+from taskflow.patterns import unordered_flow as uf
 
 import jobs
 import persistence
@@ -97,11 +99,12 @@ def test_a_one_task_job_writes_each_state_change_once(run_counted: Any) -> None:
     writes = [t for t in recorder.transactions() if any(not s.startswith("SELECT") for s in t)]
     assert writes == [
         ["UPDATE orchestrator_jobs"],                       # the claim
-        ["UPDATE flowdetails", "INSERT atomdetails"],       # prepare: the flow's atoms
-        ["UPDATE flowdetails"],                             # RUNNING
-        ["UPDATE atomdetails"],                             # the task RUNNING, at 0%
-        ["UPDATE atomdetails"],                             # the task SUCCESS, at 100%
-        ["UPDATE flowdetails", "UPDATE orchestrator_jobs"],  # SUCCESS, the job with it
+        # prepare (the flow's atoms), the flow RUNNING, and the task RUNNING
+        # at 0%, committed before the task starts
+        ["UPDATE flowdetails", "INSERT atomdetails", "UPDATE flowdetails",
+         "UPDATE atomdetails"],
+        # the task SUCCESS at 100%, the flow SUCCESS, the job with it
+        ["UPDATE atomdetails", "UPDATE flowdetails", "UPDATE orchestrator_jobs"],
     ]
     statements = [s for s in recorder.log if s != "COMMIT"]
     assert len(statements) <= 10, recorder.log
@@ -113,6 +116,11 @@ def test_a_ten_task_job_costs_three_statements_a_task_at_most(run_counted: Any) 
     atom_updates = statements.count("UPDATE atomdetails")
     assert atom_updates == 20  # RUNNING and SUCCESS of each task, nothing else
     assert len(statements) <= 30, recorder.log
+    writes = [t for t in recorder.transactions() if any(not s.startswith("SELECT") for s in t)]
+    # The claim, then one per task: each task's RUNNING commits with what came
+    # before it (the previous task's SUCCESS), the last SUCCESS with the flow's.
+    assert len(writes) == 1 + 10 + 1, writes
+    assert all(t.count("UPDATE atomdetails") <= 2 for t in writes), writes
 
 
 def test_posting_is_one_transaction_then_the_zookeeper_create(
@@ -125,3 +133,54 @@ def test_posting_is_one_transaction_then_the_zookeeper_create(
     assert recorder.transactions() == [[
         "INSERT logbooks", "INSERT flowdetails", "INSERT atomdetails",
         "INSERT orchestrator_jobs"]]
+
+
+RELEASE_SLOW = threading.Event()
+
+
+class Quick(task.Task):  # type: ignore[misc]
+    def execute(self) -> str:
+        return "quick"
+
+
+class Slow(task.Task):  # type: ignore[misc]
+    def execute(self) -> str:
+        RELEASE_SLOW.wait(60)
+        return "slow"
+
+
+def quick_and_slow() -> uf.Flow:
+    return uf.Flow("quick-and-slow").add(Quick("quick"), Slow("slow"))
+
+
+def test_a_task_that_ended_is_stored_while_a_parallel_one_runs_on(
+        database: persistence.Database, zk_hosts: str, jobboard_path: str) -> None:
+    """Grouped writes wait for the next task's start, but never for a running task's end."""
+    registry = FlowRegistry({"quick-and-slow": quick_and_slow})
+    settings = jobs.JobboardSettings(hosts=(zk_hosts,), path=jobboard_path)
+    atoms = sa.table("atomdetails", sa.column("name"), sa.column("state"))
+    RELEASE_SLOW.clear()
+    with jobs.open_jobboard(settings, "parallel") as board, \
+            Orchestrator(database, registry, settings) as orch:
+        conductor = Conductor(ConductorSettings(name="parallel", engine="parallel"),
+                              board, database, registry)
+        runner = threading.Thread(target=conductor.run, daemon=True)
+        runner.start()
+        try:
+            job = orch.post("quick-and-slow", {})
+
+            def stored() -> dict[str, str]:
+                with database.engine.connect() as conn:
+                    return dict(conn.execute(sa.select(atoms.c.name, atoms.c.state)).all())
+
+            wait_for(lambda: stored().get("quick") == "SUCCESS", timeout=30,
+                     message="the quick task's end to be stored")
+            assert stored()["slow"] == "RUNNING"
+            RELEASE_SLOW.set()
+            wait_for(lambda: orch.get_job(job.id).is_terminal, timeout=30,
+                     message="the job to end")
+            assert orch.get_job(job.id).state.value == "SUCCESS"
+        finally:
+            RELEASE_SLOW.set()
+            conductor.stop()
+            runner.join(timeout=30)

@@ -177,3 +177,62 @@ def test_the_fence_decides_when_to_give_up(database: persistence.Database,
                             MAX_RETRY_DELAY]
     stored = database.taskflow_backend().get_connection().get_atom_details(task.uuid)
     assert stored.state is None
+
+
+def stored_state(database: persistence.Database, task: Any) -> str:
+    return database.taskflow_backend().get_connection().get_atom_details(task.uuid).state
+
+
+def test_grouped_an_atoms_end_waits_for_the_next_atoms_start(
+        database: persistence.Database) -> None:
+    connection = database.taskflow_backend(
+        persistence.Fence(add_job(database), 1)).get_connection()
+    first, second = saved_task(connection), saved_task(connection)
+    commits: list[int] = []
+    event.listen(database.engine, "commit", lambda _conn: commits.append(1))
+    connection.group_writes = True
+    first.state = states.SUCCESS
+    assert connection.update_atom_details(first) is first
+    assert commits == []
+    assert stored_state(database, first) is None  # as saved: no state yet
+    assert connection.pending == 1
+    commits.clear()
+    second.state = states.RUNNING  # its execute comes next: all before it is stored
+    connection.update_atom_details(second)
+    assert connection.pending == 0 and len(commits) == 1  # both in one transaction
+    assert (stored_state(database, first), stored_state(database, second)) == (
+        states.SUCCESS, states.RUNNING)
+
+
+def test_grouped_writes_are_stored_before_a_read_or_on_flush(
+        database: persistence.Database) -> None:
+    connection = database.taskflow_backend(
+        persistence.Fence(add_job(database), 1)).get_connection()
+    task = saved_task(connection)
+    connection.group_writes = True
+    task.state = states.SUCCESS
+    connection.update_atom_details(task)
+    assert connection.get_atom_details(task.uuid).state == states.SUCCESS
+    task.state = states.REVERTED
+    connection.update_atom_details(task)
+    connection.flush()
+    assert stored_state(database, task) == states.REVERTED
+
+
+def test_grouped_writes_of_a_lost_claim_are_refused_together(
+        database: persistence.Database) -> None:
+    job_id = add_job(database)
+    connection = database.taskflow_backend(persistence.Fence(job_id, 1)).get_connection()
+    first, second = saved_task(connection), saved_task(connection)
+    connection.group_writes = True
+    first.state = states.SUCCESS
+    connection.update_atom_details(first)
+    with database.session() as session:  # another conductor claims the job
+        session.execute(sa.update(JobRow.__table__).where(JobRow.__table__.c.id == job_id)
+                        .values(claim_epoch=2))
+    second.state = states.RUNNING
+    with pytest.raises(persistence.ClaimLost):
+        connection.update_atom_details(second)
+    assert connection.pending == 0
+    assert (stored_state(database, first), stored_state(database, second)) == (
+        None, None)
