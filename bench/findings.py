@@ -34,6 +34,7 @@ class Findings:
     # (backend, flow) -> system -> counts per job
     sql: dict[tuple[str, str], dict[str, Counts]] = field(default_factory=dict)
     posts: dict[tuple[str, str], PostResult] = field(default_factory=dict)  # (backend, system)
+    zookeeper_create: list[float] = field(default_factory=list)  # seconds, bare creates
     engine_alone: dict[str, list[float]] = field(default_factory=dict)  # flow -> CPU ms/run
     idle: list[IdleResult] = field(default_factory=list)
     sqlite_settings: dict[str, str] = field(default_factory=dict)  # system -> pragmas
@@ -81,6 +82,11 @@ class Findings:
         p90 = percentile(result.latencies, 0.9)
         return (statistics.median(result.latencies) * 1000,
                 None if p90 is None else p90 * 1000)
+
+    def zookeeper_create_ms(self) -> float | None:
+        """Median of the bare ZooKeeper creates, in milliseconds."""
+        found = median(self.zookeeper_create)
+        return None if found is None else found * 1000
 
     def post_counts(self, backend: str, system: str) -> Counts | None:
         result = self.posts.get((backend, system))

@@ -17,11 +17,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jobs
 from bench import services as svc
 from bench.sqlcount import Counter, Counts
 from bench.workload import System
 
 FLOW = "bench-1-task"
+#: Bytes of the node the ZooKeeper floor creates: one bench-1-task posting of ours.
+FLOOR_PAYLOAD = 360
 
 
 @dataclass
@@ -56,3 +59,27 @@ def measure(system: System, backend: str, posts: int, services: svc.Services,
         result.error = f"{type(exc).__name__}: {exc}"
         return result.error
     return None
+
+
+def zookeeper_floor(hosts: str, posts: int) -> list[float]:
+    """Seconds per bare sequential create, as a post makes one: the floor under a post.
+
+    The same client a poster opens (``jobs.make_client``, our poll handler), a
+    payload the size of a posting, one warm-up create; ZooKeeper logs each
+    create to disk before it answers.
+    """
+    client = jobs.make_client(jobs.JobboardSettings(hosts=(hosts,)))
+    client.start(timeout=30)
+    try:
+        folder = svc.board_path()
+        payload = b"x" * FLOOR_PAYLOAD
+        client.create(f"{folder}/job", payload, sequence=True, makepath=True)
+        latencies = []
+        for _ in range(posts):
+            began = time.perf_counter()
+            client.create(f"{folder}/job", payload, sequence=True)
+            latencies.append(time.perf_counter() - began)
+        return latencies
+    finally:
+        client.stop()
+        client.close()

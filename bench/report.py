@@ -9,6 +9,7 @@ from pathlib import Path
 from bench import targets
 from bench.findings import SYSTEM_ORDER, Findings
 from bench.idle import IdleResult
+from bench.posting import FLOOR_PAYLOAD
 from bench.sqlcount import Counts
 from bench.workload import FLOW_TASKS, OURS, STOCK, TABLES_ONCE
 
@@ -144,6 +145,12 @@ def _posting(f: Findings) -> str:
                     f"| {_f(med, 2)} | {_f(p90, 2)} "
                     f"| {_f(f.post_ms_under_load(backend, system), 1)} "
                     f"| {_counts(f.post_counts(backend, system))} |")
+    floor = f.zookeeper_create_ms()
+    if floor is not None:
+        rows.append("")
+        rows.append(f"The floor under every post: a bare sequential ZooKeeper create of "
+                    f"{FLOOR_PAYLOAD} bytes through the same client, median **{floor:.2f} ms** "
+                    f"over {len(f.zookeeper_create)} creates (`posting.zookeeper_floor`).")
     return "\n".join(rows)
 
 

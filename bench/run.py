@@ -229,6 +229,9 @@ def _measure(args: argparse.Namespace, services: Services, work_dir: Path,
                     say(f"post {name:11s} {backend:10s} rep {rep}: "
                          + (f"FAILED: {error}" if error else
                             f"median {med:.2f} ms, p90 {p90:.2f} ms so far"))
+            findings.zookeeper_create += posting.zookeeper_floor(services.zk_hosts, args.posts)
+            say(f"bare ZooKeeper create rep {rep}: median "
+                f"{findings.zookeeper_create_ms():.2f} ms so far")
     if "sql" not in args.skip:
         _count_sql(args, services, work_dir, findings)
     if "idle" not in args.skip and args.idle_jobs:
