@@ -17,6 +17,8 @@ from fastapi import FastAPI
 from orchestrator.errors import OrchestratorError
 
 LOG = logging.getLogger(__name__)
+#: uvicorn's default backlog.
+_BACKLOG = 2048
 
 
 class ListenError(OrchestratorError):
@@ -75,6 +77,9 @@ def bind(name: str, host: str, port: int) -> socket.socket:
         reason = (f"address already in use (another {name}?)"
                   if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc))
         raise ListenError(name, host, port, reason) from exc
+    # Listening now, not once uvicorn starts: whoever reads "serving" in the
+    # log and connects at once is queued, not refused.
+    sock.listen(_BACKLOG)
     return sock
 
 

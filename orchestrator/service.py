@@ -182,6 +182,7 @@ class Orchestrator:
         with a different flow or store, the key is a conflict.
         """
         store = {} if store is None else store
+        priority = priority.upper() if isinstance(priority, str) else priority
         if priority not in PRIORITIES:
             raise InvalidRequest(f"unknown priority {priority!r}; one of: "
                                  + ", ".join(PRIORITIES))

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import persistence
 from orchestrator import errors, views
 from orchestrator.api import schemas
+from orchestrator.api.middleware import JsonBodies
 from orchestrator.api.wire import presentable
 from orchestrator.service import JobState, Orchestrator
 
@@ -75,6 +76,7 @@ def create_app(service: Orchestrator, settings: ApiSettings) -> FastAPI:
         redoc_url=None,
         responses={401: {"model": schemas.Error}, 422: {"model": schemas.Error}},
     )
+    app.add_middleware(JsonBodies)
     app.add_middleware(_BodyLimit, limit=settings.max_body_size)
     app.add_exception_handler(errors.OrchestratorError, _service_error)
     app.add_exception_handler(persistence.PersistenceError, _service_error)

@@ -6,9 +6,9 @@ with ``--json``); these models describe them and check them on the way out.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from orchestrator.service import PRIORITIES, JobState
 
@@ -17,6 +17,10 @@ assert set(Priority.__args__) == set(PRIORITIES)  # type: ignore[attr-defined]
 State = Literal["POSTING", "POSTED", "RUNNING", "SUSPENDED", "SUCCESS", "REVERTED",
                 "FAILED"]
 assert set(State.__args__) == {s.value for s in JobState}  # type: ignore[attr-defined]
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
 
 
 class JobRequest(BaseModel):
@@ -33,7 +37,8 @@ class JobRequest(BaseModel):
         None, description="A declarative flow document, instead of 'flow'.")
     store: dict[str, Any] = Field(default_factory=dict,
                                   description="The flow's inputs.")
-    priority: Priority = "NORMAL"
+    priority: Annotated[Priority, BeforeValidator(_upper), Field(
+        description="Any case: \"high\" is HIGH.")] = "NORMAL"
     idempotency_key: str | None = Field(
         None, min_length=1, max_length=255,
         description="Posting again with the same key returns the first job "

@@ -12,6 +12,7 @@ import re
 import signal
 import socket
 import sqlite3
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ from kazoo.exceptions import NoNodeError
 from jobs import MAX_POSTING_BYTES
 from orchestrator.api.client import ApiClient, ApiError
 from orchestrator.flows import ledger
+from orchestrator.standalone import find_free_port
 from tests.functional.conftest import Deployment, wait_exit
 from tests.helpers import wait_for
 
@@ -115,6 +117,13 @@ def test_requests_without_the_token_get_401(stack: Stack, client: ApiClient,
 
 
 # posting -------------------------------------------------------------------
+
+
+def test_priority_is_read_in_any_case(http: httpx.Client) -> None:
+    response = http.post("/v1/jobs", json={"flow": "create-volume", "store": VOLUME,
+                                           "priority": "very_low"})
+    assert response.status_code == 201, response.text
+    assert response.json()["priority"] == "VERY_LOW"
 
 
 def test_post_runs_the_job_and_get_shows_its_tasks(http: httpx.Client,
@@ -245,6 +254,20 @@ def test_malformed_json_gets_400(http: httpx.Client, client: ApiClient,
     else:
         assert "not valid JSON" in _error(response, 400, "malformed_json")
     assert len(_all_jobs(client)) == before
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/x-www-form-urlencoded",  # what curl -d sends unless told otherwise
+    "text/plain", None])
+def test_a_json_body_is_read_as_json_whatever_its_content_type(
+        http: httpx.Client, content_type: str | None) -> None:
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    body = json.dumps({"flow": "create-volume", "store": VOLUME}).encode()
+    response = http.post("/v1/jobs", content=body, headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["store"] == VOLUME
+    refused = http.post("/v1/jobs", content=b"flow=create-volume", headers=headers)
+    assert "not valid JSON" in _error(refused, 400, "malformed_json")
 
 
 def test_a_body_over_the_size_limit_gets_413(http: httpx.Client, client: ApiClient) -> None:
@@ -720,3 +743,25 @@ def test_the_api_needs_tokens_unless_told_noauth(tmp_path: Path, sqlite_url: str
     assert result.returncode == 2
     assert "[api] tokens is empty" in result.stderr and "noauth" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serving_is_logged_once_the_port_accepts(deployment: Deployment) -> None:
+    port = find_free_port()
+    extra = deployment.tmp_path / "noauth.conf"
+    extra.write_text("[api]\nauth_strategy = noauth\n")
+    proc = subprocess.Popen(
+        deployment.command("--config-file", str(extra), "api", "--port", str(port)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "serving" in line:
+                break
+        else:
+            pytest.fail(f"the API exited ({proc.wait()}) without saying it serves")
+        # A script that waits for the line connects at once: never refused.
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/flows", timeout=30).status_code == 200
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)

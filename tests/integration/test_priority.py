@@ -16,7 +16,8 @@ from tests.integration.conftest import run_conductor_until
 pytestmark = pytest.mark.integration
 
 REGISTRY = FlowRegistry.from_entry_points()
-POSTED = ("LOW", "NORMAL", "VERY_LOW", "VERY_HIGH", "HIGH", "NORMAL")
+# Priorities are read in any case.
+POSTED = ("low", "NORMAL", "Very_Low", "VERY_HIGH", "high", "NORMAL")
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def test_a_conductor_runs_waiting_jobs_by_priority_then_posting_order(
         database: persistence.Database, zk_hosts: str, jobboard_path: str) -> None:
     board_settings = jobs.JobboardSettings(hosts=(zk_hosts,), path=jobboard_path)
     with Orchestrator(database, REGISTRY, board_settings) as orch:
-        posted = [(orch.post("bench-1-task", priority=p).id, p) for p in POSTED]
+        posted = [(orch.post("bench-1-task", priority=p).id, p.upper()) for p in POSTED]
 
         def all_finished() -> bool:
             return all(orch.get_job(job_id).is_terminal for job_id, _ in posted)

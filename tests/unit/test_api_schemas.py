@@ -45,3 +45,8 @@ def test_flow_and_conductor_models_have_exactly_the_view_keys() -> None:
                       metadata={"engine": "serial", "max_simultaneous_jobs": 4,
                                 "version": "0.1"}), running_jobs=2))
     assert schemas.Conductor.model_validate(conductor).model_dump() == conductor
+
+
+def test_a_job_request_reads_its_priority_in_any_case() -> None:
+    assert schemas.JobRequest.model_validate({"flow": "f", "priority": "high"}).priority == "HIGH"
+    assert schemas.JobRequest.model_validate({"flow": "f"}).priority == "NORMAL"
