@@ -6,7 +6,8 @@
 #   make config-check  the committed sample config matches the options
 #   make config-sample regenerate deploy/orchestrator.conf.sample
 #   make test          setup, lint, typecheck, then the whole test suite
-#   make demo          setup, then standalone mode (ZooKeeper + SQLite + conductor + demo jobs)
+#   make demo          setup, then standalone mode (ZooKeeper + SQLite + conductor + demo jobs);
+#                      ARGS="--api-port 8081" passes options to it
 #
 # Under CI=true, tests that need a missing service fail instead of being skipped.
 
@@ -76,4 +77,4 @@ test: setup lint typecheck
 # Standalone mode with its state in ./state (reused by the next run); Ctrl-C stops it.
 STATE_DIR ?= state
 demo: setup
-	$(VENV)/bin/orchestrator standalone --state-dir $(STATE_DIR)
+	$(VENV)/bin/orchestrator standalone --state-dir $(STATE_DIR) $(ARGS)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import shlex
+import shutil
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -99,3 +103,24 @@ def setup_logging(verbose: int) -> None:
     # request URLs at INFO, and an agent's URL carries its token.
     for noisy in ("kazoo", "taskflow", "httpx"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def command_name() -> str:
+    """How to type this CLI again: ``orchestrator`` when that is what the shell
+    finds, else the path of the one running (a virtualenv's ``bin`` not on PATH)."""
+    installed = Path(sys.executable).parent / "orchestrator"
+    if not installed.exists():
+        return "orchestrator"
+    found = shutil.which("orchestrator")
+    if found is not None and Path(found).resolve() == installed.resolve():
+        return "orchestrator"
+    relative = os.path.relpath(installed)
+    return relative if not relative.startswith("../..") else str(installed)
+
+
+def again(*words: str) -> str:
+    """A command line that reaches the same deployment as this one, to print."""
+    files = click.get_current_context().find_root().meta.get(_FILES_KEY, [])
+    parts = [command_name(), *(f"--config-file {shlex.quote(f)}" for f in files),
+             *words]
+    return " ".join(parts)

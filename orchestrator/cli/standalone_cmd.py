@@ -8,7 +8,7 @@ from rich.console import Console
 from orchestrator import settings
 from orchestrator.api import OPENAPI_URL
 from orchestrator.cli import render
-from orchestrator.cli.context import AppContext, with_app
+from orchestrator.cli.context import AppContext, command_name, with_app
 from orchestrator.service import JobRecord, Orchestrator
 from orchestrator.standalone.runner import Standalone, StandaloneSettings
 
@@ -87,7 +87,7 @@ def _print_locations(console: Console, local: Standalone) -> None:
         ("web page", f"{local.api_url}/"),
         ("API", f"{local.api_url}/v1  (OpenAPI: {local.api_url}{OPENAPI_URL}; "
                 f"log: {local.api_log})"),
-        ("other commands", f"orchestrator --config-file {local.config_path} ..."),
+        ("other commands", f"{command_name()} --config-file {local.config_path} ..."),
     )
     console.print("\n[bold]orchestrator standalone[/bold]")
     for label, value in rows:

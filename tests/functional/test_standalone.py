@@ -93,6 +93,11 @@ def test_serves_the_api_and_page_and_ctrl_c_stops_everything(state: Path,
         assert "<html" in httpx.get(f"{url}/", timeout=10).text.lower()
         conductors = httpx.get(f"{url}/v1/conductors", timeout=10).json()["conductors"]
         assert [c["name"] for c in conductors] == ["standalone-conductor"]
+        # The command it prints for the rest works as typed.
+        other = next(line for line in printed.splitlines() if "other commands:" in line)
+        typed = other.split("other commands:", 1)[1].replace("...", "flows").split()
+        listed = subprocess.run(typed, capture_output=True, text=True, timeout=60)
+        assert listed.returncode == 0 and "create-volume" in listed.stdout, listed.stderr
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=90) == 0, log.read_text()
     finally:
