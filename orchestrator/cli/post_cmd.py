@@ -7,7 +7,7 @@ import click
 import yaml
 
 from orchestrator.cli import progress
-from orchestrator.cli.context import AppContext, with_app
+from orchestrator.cli.context import AppContext, again, with_app
 from orchestrator.cli.render import job_json
 from orchestrator.errors import InvalidRequest, InvalidStore
 from orchestrator.service import JobState
@@ -84,7 +84,13 @@ def post(app: AppContext, flow: str | None, document_file: Any, store_json: str 
             if as_json:
                 click.echo(job_json(record))
             return
-        final = progress.watch(orch, record.id, timeout=timeout)
+        try:
+            final = progress.watch(orch, record.id, timeout=timeout)
+        except KeyboardInterrupt:
+            # Only the watching stops: the job is on the board and runs on.
+            click.echo(f"\nStopped watching; job {record.id} goes on. Follow it with:\n"
+                       f"  {again('jobs', 'watch', record.id)}", err=True)
+            raise SystemExit(130) from None
     if as_json:
         click.echo(job_json(final))
     else:

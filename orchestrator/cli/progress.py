@@ -45,6 +45,7 @@ class Snapshot:
     attempts: int
     total: int
     executed: int
+    failed: tuple[str, ...]
     running: tuple[str, ...]
     revert_total: int
     reverted: int
@@ -65,10 +66,12 @@ class Snapshot:
         return f"{owner} (attempt {self.attempts})"
 
     def summary(self) -> str:
-        """``executed 2/3, running call-joe``; with the revert part once it reverts."""
+        """``executed 2/3, running call-joe``; what failed; the revert part once it reverts."""
         if self.total == 0:
             return "waiting for a conductor to start the flow"
         parts = [f"executed {self.executed}/{self.total}"]
+        if self.failed:
+            parts.append("failed " + ", ".join(self.failed))
         if self.running:
             parts.append("running " + ", ".join(self.running))
         if self.is_reverting:
@@ -90,7 +93,10 @@ def snapshot(history: JobHistory) -> Snapshot:
         owner=record.owner,
         attempts=record.attempts,
         total=len(tasks),
-        executed=sum(1 for t in tasks if t.execute_finished_at is not None),
+        # A task whose execute raised ended its execute, but did not execute.
+        executed=sum(1 for t in tasks
+                     if t.execute_finished_at is not None and t.failure is None),
+        failed=tuple(t.name for t in tasks if t.failure is not None),
         running=tuple(t.name for t in tasks if t.state == _RUNNING),
         revert_total=len(to_revert),
         reverted=sum(1 for t in to_revert if t.state in _REVERTED_STATES),

@@ -33,7 +33,7 @@ def test_what_happened_to_a_reverted_job(deployment: Deployment) -> None:
     # (Which intermediate states show depends on timing; the last ones always do.)
     assert ("call-jmilkfan: REVERTED (failed: ValueError: JmilkFan's line 333333 "
             "is out of service)") in posted.stderr
-    assert "executed 3/3, reverted 3/3" in posted.stderr
+    assert "executed 2/3, failed call-jmilkfan, reverted 3/3" in posted.stderr
 
     shown = deployment.run("jobs", "show", job_id, "--json", "--traceback")
     assert shown.returncode == 0, shown.stderr

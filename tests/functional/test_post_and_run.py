@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 
 import persistence
 from orchestrator.flows import ledger
-from tests.functional.conftest import Deployment
+from tests.functional.conftest import Deployment, job_row
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.functional
 
@@ -122,3 +125,30 @@ def test_python_api_posts_and_follows_a_job(deployment: Deployment) -> None:
     assert final.state is persistence.JobState.SUCCESS
     assert [t.name for t in history.tasks] == [
         "extract-volume-request", "quota-reserve", "entry-create", "quota-commit"]
+
+
+def test_ctrl_c_during_wait_leaves_the_job_running_and_says_how_to_follow_it(
+        deployment: Deployment, tmp_path: Path) -> None:
+    deployment.start_conductor("c1")
+    store = {"ledger_path": str(tmp_path / "ledger"), "step_seconds": 0.5}
+    waiting = subprocess.Popen(
+        deployment.command("post", "slow-steps", "--store-json", json.dumps(store), "--wait"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert waiting.stdout is not None
+        job_id = waiting.stdout.readline().strip()  # printed as soon as it is posted
+        wait_for(lambda: persistence.JobState(job_row(deployment.db_url, job_id)["state"])
+                 is persistence.JobState.RUNNING, timeout=60, message="the job to run")
+        waiting.send_signal(signal.SIGINT)
+        _out, err = waiting.communicate(timeout=30)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+    assert waiting.returncode == 130, err
+    assert f"job {job_id} goes on" in err and "Aborted" not in err
+    follow = err.split("Follow it with:")[1].split()
+    assert follow[-3:] == ["jobs", "watch", job_id]
+    # The printed command works as typed, and the job ends as if nobody had looked away.
+    watched = subprocess.run(follow, capture_output=True, text=True, timeout=120)
+    assert watched.returncode == 0, watched.stderr
+    assert job_row(deployment.db_url, job_id)["state"] == "SUCCESS"

@@ -346,7 +346,8 @@ def test_snapshot_counts_execute_and_revert() -> None:
     ])
     now = snapshot(reverting)
     assert (now.revert_total, now.reverted, now.reverting) == (3, 1, ("a",))
-    assert now.summary() == "executed 3/3, reverted 1/3, reverting a"
+    # c raised: its execute ended, yet it did not execute
+    assert now.summary() == "executed 2/3, failed c, reverted 1/3, reverting a"
 
 
 def test_plain_progress_prints_only_changes() -> None:
@@ -362,6 +363,6 @@ def test_plain_progress_prints_only_changes() -> None:
         "  call-jim: REVERTED",
         "  call-joe: REVERTED",
         "  call-jmilkfan: REVERTED (failed: ValueError: out of service)",
-        "  executed 3/3, reverted 3/3",
+        "  executed 2/3, failed call-jmilkfan, reverted 3/3",
         "  REVERTED (attempt 1)",
     ]
