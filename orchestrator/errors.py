@@ -95,6 +95,19 @@ class JobNotFound(InvalidRequest):
         self.job_id = job_id
 
 
+class AmbiguousJobId(InvalidRequest):
+    """A job id prefix that more than one job's id starts with."""
+
+    code = "ambiguous_job_id"
+
+    def __init__(self, prefix: str, matches: list[str]) -> None:
+        shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+        super().__init__(f"job id prefix {prefix!r} is ambiguous: it starts {shown}; "
+                         "give more of the id")
+        self.prefix = prefix
+        self.matches = matches
+
+
 class InvalidMarker(InvalidRequest):
     """The pagination marker names no job; start again without one."""
 

@@ -19,6 +19,7 @@ import jobs
 import persistence
 from orchestrator import validation
 from orchestrator.errors import (
+    AmbiguousJobId,
     IdempotencyConflict,
     InvalidMarker,
     InvalidRequest,
@@ -218,8 +219,7 @@ class Orchestrator:
         conductor reverts what it did; a suspended one does so when it is next
         claimed. A finished job cannot be cancelled: ``JobFinished``.
         """
-        validation.check_text(job_id, "the job id")
-        self._check_schema()
+        job_id = self.resolve_job_id(job_id)
         record = self._lifecycle.request_cancel(job_id)
         if record is None:
             with self._db.session() as session:
@@ -241,13 +241,37 @@ class Orchestrator:
         return [ConductorStatus(info, running.get(info.name, 0)) for info in alive]
 
     def get_job(self, job_id: str) -> JobRecord:
+        """The job with that id, or with the one id that starts so (``resolve_job_id``)."""
         validation.check_text(job_id, "the job id")
         self._check_schema()
         with self._db.session() as session:
             record = persistence.get_job(session, job_id)
+            if record is None:
+                record = persistence.get_job(session, self._by_prefix(session, job_id))
         if record is None:
             raise JobNotFound(job_id)
         return record
+
+    def resolve_job_id(self, job_id: str) -> str:
+        """The whole id of the job ``job_id`` names: itself, or the one id it begins.
+
+        ``JobNotFound`` when no job's id starts so, ``AmbiguousJobId`` when
+        more than one does.
+        """
+        validation.check_text(job_id, "the job id")
+        self._check_schema()
+        with self._db.session() as session:
+            if persistence.get_job(session, job_id) is not None:
+                return job_id
+            return self._by_prefix(session, job_id)
+
+    def _by_prefix(self, session: Any, prefix: str) -> str:
+        matches = persistence.job_ids_starting(session, prefix, limit=6)
+        if not matches:
+            raise JobNotFound(prefix)
+        if len(matches) > 1:
+            raise AmbiguousJobId(prefix, matches)
+        return matches[0]
 
     def job_history(self, job_id: str) -> JobHistory:
         """The job's record and its tasks as their last run left them.
@@ -257,7 +281,7 @@ class Orchestrator:
         """
         record = self.get_job(job_id)
         with self._db.session() as session:
-            passes = persistence.job_passes(session, job_id)
+            passes = persistence.job_passes(session, record.id)
         return JobHistory(record=record,
                           tasks=persistence.job_tasks(self._db, record.flow_detail_id),
                           passed_over=passes)

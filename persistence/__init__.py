@@ -30,6 +30,7 @@ from persistence.repository import (
     get_job,
     get_job_by_idempotency_key,
     is_cancel_requested,
+    job_ids_starting,
     job_passes,
     list_jobs,
     record_from_row,
@@ -70,6 +71,7 @@ __all__ = [
     "job_tasks",
     "list_jobs",
     "record_from_row",
+    "job_ids_starting",
     "running_by_owner",
     "running_jobs",
 ]

@@ -42,6 +42,13 @@ def get_job(session: Session, job_id: str) -> JobRecord | None:
     return _first(session, select(_jobs).where(_c.id == job_id))
 
 
+def job_ids_starting(session: Session, prefix: str, limit: int) -> list[str]:
+    """Ids of jobs whose id starts with ``prefix``, at most ``limit``, in id order."""
+    stmt = (select(_c.id).where(_c.id.startswith(prefix, autoescape=True))
+            .order_by(_c.id).limit(limit))
+    return list(session.scalars(stmt))
+
+
 def running_by_owner(session: Session) -> dict[str, int]:
     """How many RUNNING jobs each owner (conductor name) holds."""
     stmt = (select(_c.owner, func.count()).where(_c.state == JobState.RUNNING.value,

@@ -119,6 +119,13 @@ def test_requests_without_the_token_get_401(stack: Stack, client: ApiClient,
 # posting -------------------------------------------------------------------
 
 
+def test_a_job_is_read_by_the_start_of_its_id(http: httpx.Client) -> None:
+    job = http.post("/v1/jobs", json={"flow": "create-volume", "store": VOLUME}).json()
+    shown = http.get(f"/v1/jobs/{job['id'][:8]}")
+    assert shown.status_code == 200 and shown.json()["id"] == job["id"]
+    assert "no job" in _error(http.get("/v1/jobs/zzzz"), 404, "job_not_found")
+
+
 def test_priority_is_read_in_any_case(http: httpx.Client) -> None:
     response = http.post("/v1/jobs", json={"flow": "create-volume", "store": VOLUME,
                                            "priority": "very_low"})

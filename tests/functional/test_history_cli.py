@@ -35,7 +35,8 @@ def test_what_happened_to_a_reverted_job(deployment: Deployment) -> None:
             "is out of service)") in posted.stderr
     assert "executed 2/3, failed call-jmilkfan, reverted 3/3" in posted.stderr
 
-    shown = deployment.run("jobs", "show", job_id, "--json", "--traceback")
+    # The start of its id is enough, as long as no other job's id starts so.
+    shown = deployment.run("jobs", "show", job_id[:8], "--json", "--traceback")
     assert shown.returncode == 0, shown.stderr
     job = json.loads(shown.stdout)
     assert job["id"] == job_id and job["state"] == "REVERTED"
