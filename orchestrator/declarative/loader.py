@@ -21,19 +21,25 @@ def load_directory(directory: Path, catalog: CommandCatalog
                    ) -> dict[str, Callable[[], tf_flow.Flow]]:
     """Parse and validate every document in ``directory``; return name -> factory.
 
-    Any invalid document is an error naming its file: a conductor must not start
-    with part of its flows silently missing.
+    A document that cannot be read, is invalid, or names a flow an earlier
+    file (by name order) defines is logged as an error naming its file and
+    skipped: one bad file must not stop every command and conductor, and a
+    job of the flow it meant waits for a conductor that has the flow.
     """
     if not directory.is_dir():
         raise DocumentError(f"flow directory {directory} does not exist")
     factories: dict[str, Callable[[], tf_flow.Flow]] = {}
     sources: dict[str, Path] = {}
     for path in sorted(p for p in directory.iterdir() if p.suffix in SUFFIXES):
-        document = parse_document(path.read_text(), source=str(path))
-        build_flow(document, catalog)
-        if document.name in factories:
-            raise DocumentError(f"{path}: flow {document.name!r} is also defined in "
-                                f"{sources[document.name]}")
+        try:
+            document = parse_document(path.read_text(), source=str(path))
+            build_flow(document, catalog)
+            if document.name in factories:
+                raise DocumentError(f"{path}: flow {document.name!r} is also defined in "
+                                    f"{sources[document.name]}")
+        except (DocumentError, OSError, UnicodeDecodeError) as exc:
+            LOG.error("Skipping flow document %s: %s", path, exc)
+            continue
         factories[document.name] = _factory(document, catalog)
         sources[document.name] = path
         LOG.debug("Loaded flow %s from %s", document.name, path)

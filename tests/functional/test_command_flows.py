@@ -161,3 +161,17 @@ def test_a_step_that_outlives_its_timeout_fails_and_reverts(
     assert job["state"] == "REVERTED", result.stderr
     assert "demo.sleep did not finish within 1s" in job["last_error"]
     assert not a.exists()
+
+
+def test_a_bad_flow_document_is_reported_and_skipped(deployment: Deployment,
+                                                     tmp_path: Path) -> None:
+    directory = tmp_path / "more-flows"
+    directory.mkdir()
+    (directory / "broken.yaml").write_text("name: broken\nsteps: [\n")
+    deployment.add_config(f"[flows]\ndirectory = {directory}\n")
+    listed = deployment.run("flows")
+    assert listed.returncode == 0, listed.stderr
+    assert "create-volume" in listed.stdout and "broken" not in listed.stdout
+    assert "Skipping flow document" in listed.stderr and "broken.yaml" in listed.stderr
+    posted = deployment.run("post", "bench-1-task")
+    assert posted.returncode == 0, posted.stderr

@@ -175,12 +175,20 @@ def test_a_graph_orders_steps_by_what_they_provide(tmp_path: Path) -> None:
         engine.storage.fetch("second_out")["noted"] == {"noted": "hello"}
 
 
-def test_load_directory_registers_documents_and_refuses_duplicates(tmp_path: Path) -> None:
+def test_load_directory_registers_documents_and_skips_bad_ones(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "a.yaml").write_text(yaml.safe_dump(_doc()))
     (tmp_path / "notes.txt").write_text("ignored")
     factories = load_directory(tmp_path, CATALOG)
     assert list(factories) == ["markers"]
     assert factories["markers"].__doc__ == "Create two markers, then maybe fail."
     (tmp_path / "b.json").write_text(yaml.safe_dump(_doc()))
-    with pytest.raises(DocumentError, match="also defined in"):
-        load_directory(tmp_path, CATALOG)
+    (tmp_path / "c.yaml").write_text("name: broken\nsteps: [")
+    (tmp_path / "d.yaml").write_text(yaml.safe_dump({**_doc(), "name": "other"}))
+    with caplog.at_level("ERROR"):
+        factories = load_directory(tmp_path, CATALOG)
+    assert sorted(factories) == ["markers", "other"]  # the good ones, the first of a name
+    skipped = [r.getMessage() for r in caplog.records]
+    assert len(skipped) == 2
+    assert "b.json" in skipped[0] and "also defined in" in skipped[0]
+    assert "c.yaml" in skipped[1]
