@@ -9,6 +9,9 @@ Everything started here is stopped on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -58,6 +61,42 @@ class Standalone:
         )
         # name -> (process, its log), in the order they were started.
         self._children: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+        self._lock: int | None = None
+
+    @property
+    def lock_path(self) -> Path:
+        return self.settings.state_dir / "standalone.lock"
+
+    def _lock_state_dir(self) -> None:
+        """Hold the state directory for as long as this process runs.
+
+        Two deployments on one SQLite file and one ZooKeeper data directory
+        would each rewrite the other's standalone.conf. The lock is the
+        kernel's (it goes with the process, however it ends); the file says
+        who holds it.
+        """
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OrchestratorError(
+                f"state directory {self.settings.state_dir} is in use by another "
+                f"'orchestrator standalone' ({self._holder()}); stop it first, or give "
+                "this one another --state-dir") from None
+        holder = {"pid": os.getpid(), "zookeeper_port": self.settings.zookeeper_port,
+                  "api": self.api_url}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        self._lock = fd
+
+    def _holder(self) -> str:
+        try:
+            holder = json.loads(self.lock_path.read_text())
+            return (f"pid {holder['pid']}, ZooKeeper on port {holder['zookeeper_port']}, "
+                    f"API on {holder['api']}")
+        except (OSError, ValueError, KeyError, TypeError):
+            return "its pid unknown"
 
     @property
     def api_url(self) -> str:
@@ -77,17 +116,31 @@ class Standalone:
 
     def config_files(self) -> list[str]:
         """Config files that point a command at this standalone deployment."""
-        return [*self.settings.config_files, str(self.config_path)]
+        return [str(self.config_path)]
+
+    def _carried_config(self) -> str:
+        """The config files standalone was given, copied in: the deployment's own
+        settings follow and win, but what else they set ([flows] directory...)
+        reaches every command pointed at standalone.conf."""
+        carried = []
+        for path in self.settings.config_files:
+            if Path(path).resolve() == self.config_path.resolve():
+                continue  # standalone.conf given back to us: its settings are rewritten
+            text = Path(path).read_text()
+            carried.append(f"# --- from {path} ---\n{text.rstrip()}\n# --- end of {path} ---\n")
+        return "".join(carried)
 
     def start(self) -> None:
         state = self.settings.state_dir
         state.mkdir(parents=True, exist_ok=True)
+        self._lock_state_dir()
         self._echo(f"Starting ZooKeeper on 127.0.0.1:{self.settings.zookeeper_port} ...")
         self.zookeeper.start()
         self.config_path.write_text(
             "# Written by 'orchestrator standalone'; pass it to other commands with\n"
             "# --config-file to use this deployment.\n"
-            f"[DEFAULT]\nstate_path = {state}\n"
+            + self._carried_config()
+            + f"[DEFAULT]\nstate_path = {state}\n"
             f"[jobboard]\nhosts = {self.zookeeper.hosts}\npath = {BOARD_PATH}\n"
             f"[database]\nconnection = {self.settings.database_url}\n"
             # Only this machine can reach it, and a first look needs no token.
@@ -204,6 +257,9 @@ class Standalone:
         if self.zookeeper.is_running():
             self._echo("Stopping ZooKeeper ...")
         self.zookeeper.stop()
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def __enter__(self) -> Standalone:
         return self

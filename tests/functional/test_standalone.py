@@ -51,10 +51,20 @@ def java_ok(zookeeper_server: object) -> None:
     """Standalone needs what the ZooKeeper fixture needs (skips or fails the same way)."""
 
 
-def test_demo_runs_and_a_second_run_reuses_the_state(state: Path, java_ok: None) -> None:
+def test_demo_runs_and_a_second_run_reuses_the_state(state: Path, tmp_path: Path,
+                                                     java_ok: None) -> None:
     port = find_free_port()
-    first = subprocess.run(_command(state, port, "--exit-after-demo"),
-                           capture_output=True, text=True, timeout=180)
+    # A config file given to standalone reaches the commands pointed at it later.
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "echo.yaml").write_text(
+        "name: echo-once\nsteps:\n  - {name: echo, command: demo.echo, params: {ok: true}}\n")
+    extra = tmp_path / "extra.conf"
+    extra.write_text(f"[flows]\ndirectory = {flows}\n")
+    first = subprocess.run(
+        [*_command(state, port, "--exit-after-demo")[:3], "--config-file", str(extra),
+         *_command(state, port, "--exit-after-demo")[3:]],
+        capture_output=True, text=True, timeout=180)
     assert first.returncode == 0, first.stderr
     assert "SUCCESS" in first.stderr and "REVERTED" in first.stderr
     assert "reverted, last executed first: call-jmilkfan -> call-joe -> call-jim" in \
@@ -62,6 +72,10 @@ def test_demo_runs_and_a_second_run_reuses_the_state(state: Path, java_ok: None)
     assert str(state / "standalone.conf") in first.stderr
     assert _jobs(state) == [("create-volume", "SUCCESS"), ("phone-calls", "REVERTED")]
     assert _our_processes(state) == []
+    listed = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli.main", "--config-file",
+         str(state / "standalone.conf"), "flows"], capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and "echo-once" in listed.stdout, listed.stderr
 
     second = subprocess.run(_command(state, port, "--exit-after-demo"),
                             capture_output=True, text=True, timeout=180)
@@ -93,6 +107,13 @@ def test_serves_the_api_and_page_and_ctrl_c_stops_everything(state: Path,
         assert "<html" in httpx.get(f"{url}/", timeout=10).text.lower()
         conductors = httpx.get(f"{url}/v1/conductors", timeout=10).json()["conductors"]
         assert [c["name"] for c in conductors] == ["standalone-conductor"]
+        # A second standalone on the same state directory is refused, naming the first.
+        second = subprocess.run(_command(state, find_free_port(), "--exit-after-demo"),
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1, second.stderr
+        assert "is in use" in second.stderr and f"pid {proc.pid}" in second.stderr
+        assert f"port {port}" in second.stderr and str(api_port) in second.stderr
+        assert "Traceback" not in second.stderr
         # The command it prints for the rest works as typed.
         other = next(line for line in printed.splitlines() if "other commands:" in line)
         typed = other.split("other commands:", 1)[1].replace("...", "flows").split()
