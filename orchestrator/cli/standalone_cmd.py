@@ -60,6 +60,21 @@ def standalone(app: AppContext, state_dir: Path | None, zookeeper_port: int | No
     )
     post_demo = conf.standalone.post_demo_jobs if demo is None else demo
     console = render.console(stderr=True)
+    try:
+        code = _run(app, config, console, post_demo=post_demo,
+                    exit_after_demo=exit_after_demo)
+    except KeyboardInterrupt:
+        # Ctrl-C while starting or running the demo: everything started is
+        # stopped by now, which is what was asked.
+        code = 0
+    if code:
+        raise SystemExit(code)
+    console.print("Stopped.")
+
+
+def _run(app: AppContext, config: StandaloneSettings, console: Console, *,
+         post_demo: bool, exit_after_demo: bool) -> int:
+    conf = app.conf
     with Standalone(config, lambda line: console.print(line, highlight=False)) as local:
         local.start()
         conf.set_override("hosts", [local.zookeeper.hosts], group="jobboard")
@@ -69,13 +84,10 @@ def standalone(app: AppContext, state_dir: Path | None, zookeeper_port: int | No
             with app.orchestrator() as orch:
                 _run_demo(console, orch, local.api_url)
         if exit_after_demo:
-            return
-        code = local.serve_until_stopped(on_ready=lambda: console.print(
+            return 0
+        return local.serve_until_stopped(on_ready=lambda: console.print(
             f"\nServing. Web page: {local.api_url}/  Press Ctrl-C to stop everything.",
             style="bold", highlight=False))
-    if code:
-        raise SystemExit(code)
-    console.print("Stopped.")
 
 
 def _print_locations(console: Console, local: Standalone) -> None:

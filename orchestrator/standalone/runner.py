@@ -264,6 +264,14 @@ class Standalone:
     def __enter__(self) -> Standalone:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        with contextlib.suppress(OrchestratorError):
-            self.stop()
+    def __exit__(self, exc_type: type[BaseException] | None, *_rest: object) -> None:
+        # After a Ctrl-C, a second one must not cut the stopping short and
+        # leave ZooKeeper or a child running.
+        previous = (signal.signal(signal.SIGINT, signal.SIG_IGN)
+                    if exc_type is KeyboardInterrupt else None)
+        try:
+            with contextlib.suppress(OrchestratorError):
+                self.stop()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)

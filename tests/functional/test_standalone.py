@@ -128,6 +128,29 @@ def test_serves_the_api_and_page_and_ctrl_c_stops_everything(state: Path,
     assert "Stopped." in log.read_text()
 
 
+@pytest.mark.parametrize("moment", ["Starting ZooKeeper", "Starting a conductor",
+                                    "orchestrator standalone"])
+def test_ctrl_c_while_starting_stops_everything_and_exits_0(
+        state: Path, java_ok: None, moment: str) -> None:
+    log = state.parent / "standalone.out"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(_command(state, find_free_port()), stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: moment in log.read_text() or proc.poll() is not None,
+                 timeout=180, message=f"standalone to print {moment!r}")
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=90) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    printed = log.read_text()
+    assert "Stopped." in printed and "Aborted" not in printed, printed
+    assert "Traceback" not in printed, printed
+    assert _our_processes(state) == []
+
+
 def test_port_in_use_is_a_clear_error(state: Path, java_ok: None) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
