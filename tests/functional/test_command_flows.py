@@ -74,13 +74,13 @@ def test_a_command_flow_succeeds_and_a_failing_one_reverts_through_compensation(
     assert tasks["create-b"]["revert_finished_at"] <= tasks["create-a"]["revert_started_at"]
 
 
-def test_an_invalid_document_is_refused_at_post_time_and_nothing_is_posted(
+def test_an_invalid_document_is_reported_and_its_flow_cannot_be_posted(
         deployment: Deployment, flows_dir: Path) -> None:
     bad = _markers("markers-bad", fail=False)
     bad["steps"][2]["command"] = "demo.explode"
     (flows_dir / "markers-bad.yaml").write_text(yaml.safe_dump(bad))
-    result = deployment.run("post", "markers", "--store-json",
-                            json.dumps({"path_a": "/tmp/x", "path_b": "/tmp/y"}))
+    store = json.dumps({"path_a": "/tmp/x", "path_b": "/tmp/y"})
+    result = deployment.run("post", "markers-bad", "--store-json", store)
     assert result.returncode == 2
     assert "markers-bad.yaml" in result.stderr
     assert "extension 'demo' has no command 'explode'" in result.stderr
@@ -89,6 +89,10 @@ def test_an_invalid_document_is_refused_at_post_time_and_nothing_is_posted(
     with db.session() as session:
         assert persistence.list_jobs(session) == []
     db.close()
+    # The other documents of the directory are not held hostage by the bad one.
+    good = deployment.run("post", "markers", "--store-json", store)
+    assert good.returncode == 0, good.stderr
+    assert "markers-bad.yaml" in good.stderr  # still reported
 
 
 def test_steps_run_on_a_remote_agent_and_revert_there(
