@@ -8,7 +8,7 @@ import yaml
 
 from orchestrator.cli import progress
 from orchestrator.cli.context import AppContext, again, with_app
-from orchestrator.cli.render import job_json
+from orchestrator.cli.render import history_json
 from orchestrator.errors import InvalidRequest, InvalidStore
 from orchestrator.service import JobState
 
@@ -82,7 +82,7 @@ def post(app: AppContext, flow: str | None, document_file: Any, store_json: str 
             click.echo(record.id)
         if not wait:
             if as_json:
-                click.echo(job_json(record))
+                click.echo(history_json(orch.job_history(record.id)))
             return
         try:
             final = progress.watch(orch, record.id, timeout=timeout)
@@ -91,9 +91,10 @@ def post(app: AppContext, flow: str | None, document_file: Any, store_json: str 
             click.echo(f"\nStopped watching; job {record.id} goes on. Follow it with:\n"
                        f"  {again('jobs', 'watch', record.id)}", err=True)
             raise SystemExit(130) from None
-    if as_json:
-        click.echo(job_json(final))
-    else:
+        if as_json:
+            # What `jobs show --json` prints: the record and its tasks.
+            click.echo(history_json(orch.job_history(final.id)))
+    if not as_json:
         click.echo(final.state.value)
         if final.last_error:
             click.echo(f"  error: {final.last_error}", err=True)

@@ -43,6 +43,10 @@ def test_create_volume_succeeds(deployment: Deployment, tmp_path: Path) -> None:
     assert job["started_at"] and job["finished_at"]
     assert [t for a, t, _ in ledger.read(tmp_path / "ledger") if a == "execute"] == [
         "quota-reserve", "entry-create", "quota-commit"]
+    # The same record as `jobs show --json` prints, tasks included.
+    shown = deployment.run("jobs", "show", job["id"], "--json")
+    assert json.loads(shown.stdout) == job
+    assert [t["name"] for t in job["tasks"]][:2] == ["extract-volume-request", "quota-reserve"]
     atoms = _atoms(deployment.db_url, job["flow_detail_id"])
     assert atoms["extract-volume-request"].results["size"] == 10
     assert atoms["entry-create"].results["volume_properties"]["volume_type"] == "ssd"
