@@ -18,6 +18,7 @@ import persistence
 from orchestrator.cli import (
     agent_cmd,
     api_cmd,
+    commands_cmd,
     conductor_cmd,
     conductors_cmd,
     db_cmd,
@@ -71,6 +72,7 @@ def cli(verbose: int) -> None:
 
 cli.add_command(db_cmd.db)
 cli.add_command(flows_cmd.flows)
+cli.add_command(commands_cmd.commands)
 cli.add_command(post_cmd.post)
 cli.add_command(conductor_cmd.conductor)
 cli.add_command(conductors_cmd.conductors)

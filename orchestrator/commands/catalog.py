@@ -8,6 +8,7 @@ anything; the commands themselves may run on a remote agent.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ class CommandInfo:
     name: str
     revert: str | None
     doc: str
+    #: Parameters as the command's signature gives them: ``node``, ``duration=60``.
+    params: tuple[str, ...] = ()
 
     @property
     def full_name(self) -> str:
@@ -48,7 +51,7 @@ class CommandCatalog:
                     doc = (getattr(member, "__doc__", None) or "").strip().splitlines()
                     commands[name] = CommandInfo(ext_name, name,
                                                  getattr(member, "command_revert", None),
-                                                 doc[0] if doc else "")
+                                                 doc[0] if doc else "", _params(member))
             self._commands[ext_name] = commands
 
     @classmethod
@@ -85,6 +88,26 @@ class CommandCatalog:
 
     def __iter__(self) -> Iterator[CommandInfo]:
         return iter([i for cmds in self._commands.values() for i in cmds.values()])
+
+
+def _params(method: Any) -> tuple[str, ...]:
+    try:
+        signature = inspect.signature(method)
+    except (TypeError, ValueError):
+        return ()
+    shown = []
+    for param in signature.parameters.values():
+        if param.name == "self":
+            continue
+        if param.kind is param.VAR_KEYWORD:
+            shown.append(f"**{param.name}")
+        elif param.kind is param.VAR_POSITIONAL:
+            shown.append(f"*{param.name}")
+        elif param.default is param.empty:
+            shown.append(param.name)
+        else:
+            shown.append(f"{param.name}={param.default!r}")
+    return tuple(shown)
 
 
 @functools.cache
