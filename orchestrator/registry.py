@@ -54,6 +54,7 @@ class FlowRegistry:
         self._factories = dict(factories)
         self._broken = dict(broken or {})
         self._shapes: dict[str, tuple[str, frozenset[str]]] = {}
+        self._inputs: dict[str, frozenset[str]] = {}
 
     @classmethod
     def from_entry_points(cls, namespace: str = NAMESPACE) -> FlowRegistry:
@@ -109,6 +110,13 @@ class FlowRegistry:
             found = self._shapes[name] = (str(flow.name), frozenset(flow.requires))
         return found
 
+    def inputs(self, name: str) -> frozenset[str]:
+        """Every store key the flow reads, required or optional, built once per name."""
+        found = self._inputs.get(name)
+        if found is None:
+            found = self._inputs[name] = flow_inputs(self.build(name))
+        return found
+
     def build(self, name: str) -> tf_flow.Flow:
         """Build a fresh flow object for the registered name."""
         factory = self.factory(name)
@@ -141,6 +149,14 @@ class FlowRegistry:
 
     def describe_all(self) -> Iterable[FlowInfo]:
         return [self.describe(name) for name in self.names()]
+
+
+def flow_inputs(flow: tf_flow.Flow) -> frozenset[str]:
+    """The store keys ``flow`` reads: what it requires and what its atoms may take."""
+    optional: set[str] = set()
+    for atom in _iter_atoms(flow):
+        optional.update(getattr(atom, "optional", ()) or ())
+    return frozenset(flow.requires) | frozenset(optional - set(flow.provides))
 
 
 def _iter_atoms(flow: tf_flow.Flow) -> Iterable[Any]:

@@ -31,7 +31,7 @@ from orchestrator.errors import (
     ServiceUnavailable,
     WaitTimeout,
 )
-from orchestrator.registry import FlowInfo, FlowRegistry
+from orchestrator.registry import FlowInfo, FlowRegistry, flow_inputs
 
 JobRecord = persistence.JobRecord
 JobState = persistence.JobState
@@ -54,6 +54,8 @@ class Posted:
 
     record: JobRecord
     created: bool
+    #: Store keys no task of the flow reads (a typo, most often); posted anyway.
+    unused_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,12 +128,15 @@ class Orchestrator:
 
     def validate(self, flow_name: str | None, store: object,
                  document: Mapping[str, Any] | None = None, *,
-                 priority: str = "NORMAL") -> tuple[str, str]:
+                 priority: str = "NORMAL", strict: bool = False,
+                 ) -> tuple[str, str, tuple[str, ...]]:
         """Check the flow (by name, or a declarative document) and its store.
 
-        Returns the flow's name and its label (its TaskFlow name). Nothing is
+        Returns the flow's name, its label (its TaskFlow name) and the store
+        keys no task reads. Nothing is
         written: whatever could fail later, when the job is stored, posted or
-        shown, is refused here (see ``orchestrator.validation``).
+        shown, is refused here (see ``orchestrator.validation``). With
+        ``strict``, a store key no task reads is refused too.
         """
         if not isinstance(store, Mapping) or not all(isinstance(k, str) for k in store):
             raise InvalidStore(
@@ -154,15 +159,22 @@ class Orchestrator:
                 raise InvalidRequest("give a flow name or a flow document, not both")
             flow_name, flow = self._build_document(document)
             label, requires = str(flow.name), frozenset(flow.requires)
+            inputs = flow_inputs(flow)
         elif flow_name is None:
             raise InvalidRequest("name the flow to run, or give a flow document")
         else:
             label, requires = self._registry.shape(flow_name)
+            inputs = self._registry.inputs(flow_name)
         missing = requires - set(store)
         if missing:
             raise MissingInputs(flow_name, missing)
+        unused = sorted(set(store) - inputs)
+        if strict and unused:
+            raise InvalidStore(f"no task of flow {flow_name!r} reads store key(s) "
+                               + ", ".join(unused) + "; it reads: "
+                               + (", ".join(sorted(inputs)) or "nothing"))
         validation.check_posting_size(flow_name, store, priority=priority)
-        return flow_name, label
+        return flow_name, label, tuple(unused)
 
     # jobs ------------------------------------------------------------------
 
@@ -175,7 +187,7 @@ class Orchestrator:
 
     def submit(self, flow_name: str | None, store: Mapping[str, Any] | None = None,
                *, priority: str = "NORMAL", idempotency_key: str | None = None,
-               document: Mapping[str, Any] | None = None) -> Posted:
+               document: Mapping[str, Any] | None = None, strict: bool = False) -> Posted:
         """Post a job for a registered flow, or for a declarative flow document.
 
         With an ``idempotency_key`` already used by an earlier post of the same
@@ -189,7 +201,8 @@ class Orchestrator:
                                  + ", ".join(PRIORITIES))
         if idempotency_key is not None:
             _check_idempotency_key(idempotency_key)
-        name, label = self.validate(flow_name, store, document, priority=priority)
+        name, label, unused = self.validate(flow_name, store, document,
+                                            priority=priority, strict=strict)
         self._check_schema()
         if idempotency_key is not None:
             earlier = self._by_idempotency_key(idempotency_key, name, store, document)
@@ -209,7 +222,7 @@ class Orchestrator:
             return Posted(earlier, created=False)
         except jobs.JobsError as exc:
             raise ServiceUnavailable(str(exc)) from exc
-        return Posted(record, created=True)
+        return Posted(record, created=True, unused_keys=unused)
 
     def cancel(self, job_id: str) -> JobRecord:
         """Ask for the job to be cancelled; return its record.

@@ -134,8 +134,15 @@ def _api_router(service: Orchestrator, settings: ApiSettings) -> APIRouter:
                     "the Idempotency-Key header and the body's idempotency_key differ")
             key = idempotency_key
         posted = service.submit(body.flow, body.store, priority=body.priority,
-                                idempotency_key=key, document=body.document)
+                                idempotency_key=key, document=body.document,
+                                strict=body.strict)
         response.headers["Location"] = f"{PREFIX}/jobs/{posted.record.id}"
+        if posted.unused_keys:
+            # RFC 7234's 299, a lasting warning. JSON-escaped: a key may hold any
+            # character, a header only printable ASCII.
+            keys = json.dumps(list(posted.unused_keys)).replace('"', "'")
+            response.headers["Warning"] = (
+                f'299 orchestrator "no task of the flow reads store keys {keys}"')
         if not posted.created:
             response.status_code = 200
         return presentable(views.job_summary_dict(posted.record))

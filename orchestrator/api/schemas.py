@@ -39,6 +39,9 @@ class JobRequest(BaseModel):
                                   description="The flow's inputs.")
     priority: Annotated[Priority, BeforeValidator(_upper), Field(
         description="Any case: \"high\" is HIGH.")] = "NORMAL"
+    strict: bool = Field(
+        False, description="Refuse (422) a store key no task of the flow reads; "
+        "without it such keys are posted and named in a Warning header.")
     idempotency_key: str | None = Field(
         None, min_length=1, max_length=255,
         description="Posting again with the same key returns the first job "

@@ -53,6 +53,8 @@ def _load_document(file: Any) -> dict[str, Any]:
 @click.option("--idempotency-key", metavar="KEY",
               help="Posting again with the same key prints the first job instead of "
               "posting another.")
+@click.option("--strict", is_flag=True,
+              help="Refuse a store key no task of the flow reads, instead of warning.")
 @click.option("--wait", is_flag=True,
               help="Follow the job to its end, showing its progress on stderr; "
               "exit 1 unless it succeeded.")
@@ -61,8 +63,8 @@ def _load_document(file: Any) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print the job record as JSON.")
 @with_app
 def post(app: AppContext, flow: str | None, document_file: Any, store_json: str | None,
-         store_file: Any, priority: str, idempotency_key: str | None, wait: bool,
-         timeout: float | None, as_json: bool) -> None:
+         store_file: Any, priority: str, idempotency_key: str | None, strict: bool,
+         wait: bool, timeout: float | None, as_json: bool) -> None:
     """Post a job running FLOW (or --document) to the jobboard and print its id.
 
     The flow must be registered (see 'orchestrator flows') or given as a
@@ -76,8 +78,14 @@ def post(app: AppContext, flow: str | None, document_file: Any, store_json: str 
     if document_file is not None:
         document = _load_document(document_file)
     with app.orchestrator() as orch:
-        record = orch.post(flow, store, priority=priority.upper(),
-                           idempotency_key=idempotency_key, document=document)
+        posted = orch.submit(flow, store, priority=priority.upper(),
+                             idempotency_key=idempotency_key, document=document,
+                             strict=strict)
+        record = posted.record
+        if posted.unused_keys:
+            click.echo(f"warning: no task of flow {record.flow_name!r} reads store key(s) "
+                       f"{', '.join(posted.unused_keys)} (a typo?); --strict refuses them",
+                       err=True)
         if not as_json:
             click.echo(record.id)
         if not wait:

@@ -126,6 +126,22 @@ def test_a_job_is_read_by_the_start_of_its_id(http: httpx.Client) -> None:
     assert "no job" in _error(http.get("/v1/jobs/zzzz"), 404, "job_not_found")
 
 
+def test_a_store_key_no_task_reads_is_warned_of_or_refused_when_strict(
+        http: httpx.Client, client: ApiClient) -> None:
+    store = {**VOLUME, "raw_szie": 10}
+    response = http.post("/v1/jobs", json={"flow": "create-volume", "store": store})
+    assert response.status_code == 201, response.text
+    assert response.headers["warning"].startswith("299 orchestrator ")
+    assert "raw_szie" in response.headers["warning"]
+    assert "warning" not in http.post(
+        "/v1/jobs", json={"flow": "create-volume", "store": VOLUME}).headers
+    before = len(_all_jobs(client))
+    refused = http.post("/v1/jobs", json={"flow": "create-volume", "store": store,
+                                          "strict": True})
+    assert "raw_szie" in _error(refused, 422, "invalid_store")
+    assert len(_all_jobs(client)) == before
+
+
 def test_priority_is_read_in_any_case(http: httpx.Client) -> None:
     response = http.post("/v1/jobs", json={"flow": "create-volume", "store": VOLUME,
                                            "priority": "very_low"})

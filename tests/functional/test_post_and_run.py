@@ -156,3 +156,14 @@ def test_ctrl_c_during_wait_leaves_the_job_running_and_says_how_to_follow_it(
     watched = subprocess.run(follow, capture_output=True, text=True, timeout=120)
     assert watched.returncode == 0, watched.stderr
     assert job_row(deployment.db_url, job_id)["state"] == "SUCCESS"
+
+
+def test_post_warns_of_a_store_key_no_task_reads_and_strict_refuses_it(
+        deployment: Deployment) -> None:
+    store = json.dumps({**VOLUME, "raw_szie": 10})
+    warned = deployment.run("post", "create-volume", "--store-json", store)
+    assert warned.returncode == 0, warned.stderr
+    assert "warning:" in warned.stderr and "raw_szie" in warned.stderr
+    refused = deployment.run("post", "create-volume", "--store-json", store, "--strict")
+    assert refused.returncode == 2, refused.stderr
+    assert "raw_szie" in refused.stderr and "Traceback" not in refused.stderr
