@@ -9,8 +9,8 @@ import yaml
 from orchestrator.cli import progress
 from orchestrator.cli.context import AppContext, again, with_app
 from orchestrator.cli.render import history_json
-from orchestrator.errors import InvalidRequest, InvalidStore
-from orchestrator.service import JobState
+from orchestrator.errors import InvalidRequest, InvalidStore, OrchestratorError
+from orchestrator.service import JobState, Orchestrator
 
 
 def _load_store(store_json: str | None, store_file: Any) -> dict[str, Any]:
@@ -82,6 +82,9 @@ def post(app: AppContext, flow: str | None, document_file: Any, store_json: str 
                              idempotency_key=idempotency_key, document=document,
                              strict=strict)
         record = posted.record
+        if posted.created and not _any_conductor(orch):
+            click.echo("warning: no conductor is alive; the job waits on the jobboard until "
+                       f"one starts ({again('conductor')})", err=True)
         if posted.unused_keys:
             click.echo(f"warning: no task of flow {record.flow_name!r} reads store key(s) "
                        f"{', '.join(posted.unused_keys)} (a typo?); --strict refuses them",
@@ -108,3 +111,11 @@ def post(app: AppContext, flow: str | None, document_file: Any, store_json: str 
             click.echo(f"  error: {final.last_error}", err=True)
     if final.state is not JobState.SUCCESS:
         raise SystemExit(1)
+
+
+def _any_conductor(orch: Orchestrator) -> bool:
+    """Whether a conductor is alive; True when that cannot be told (the job is posted)."""
+    try:
+        return bool(orch.conductors())
+    except OrchestratorError:
+        return True

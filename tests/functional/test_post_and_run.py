@@ -164,6 +164,8 @@ def test_post_warns_of_a_store_key_no_task_reads_and_strict_refuses_it(
     warned = deployment.run("post", "create-volume", "--store-json", store)
     assert warned.returncode == 0, warned.stderr
     assert "warning:" in warned.stderr and "raw_szie" in warned.stderr
+    # Nothing runs it yet, and post says so, with the command that would.
+    assert "no conductor is alive" in warned.stderr and " conductor)" in warned.stderr
     refused = deployment.run("post", "create-volume", "--store-json", store, "--strict")
     assert refused.returncode == 2, refused.stderr
     assert "raw_szie" in refused.stderr and "Traceback" not in refused.stderr
