@@ -127,10 +127,11 @@ class PlainReporter:
         self._job_line = job_line
         if job_changed and not now.terminal:
             self._print(job_line)
-        for task in history.tasks:
-            if self._task_states.get(task.name, "PENDING") != task.state:
-                self._task_states[task.name] = task.state
-                self._print(_task_line(task))
+        changed = [t for t in history.tasks
+                   if self._task_states.get(t.name, "PENDING") != t.state]
+        for task in sorted(changed, key=_order_seen):
+            self._task_states[task.name] = task.state
+            self._print(_task_line(task))
         summary = now.summary()
         if summary != self._summary and now.total:
             self._print(summary)
@@ -140,6 +141,14 @@ class PlainReporter:
 
     def _print(self, line: str) -> None:
         self._console.print(Text(f"  {line}"), soft_wrap=True, highlight=False)
+
+
+def _order_seen(task: TaskHistory) -> tuple[int, float]:
+    """Changes seen in one poll, in the order they happened: executions in
+    execution order, then reverts by when each began (the last executed first)."""
+    if task.revert_started_at is None:
+        return (0, 0.0)  # sorted() is stable: execution order stays
+    return (1, task.revert_started_at.timestamp())
 
 
 def _task_line(task: TaskHistory) -> str:

@@ -366,3 +366,19 @@ def test_plain_progress_prints_only_changes() -> None:
         "  executed 2/3, failed call-jmilkfan, reverted 3/3",
         "  REVERTED (attempt 1)",
     ]
+
+
+def test_plain_progress_shows_reverts_in_the_order_they_ran() -> None:
+    out = io.StringIO()
+    reporter = PlainReporter(Console(file=out, width=80, color_system=None))
+    # One poll sees the whole revert: the last executed was reverted first.
+    reporter.update(JobHistory(record(), [
+        task("call-jim", revert_started_at=at(2.2), revert_finished_at=at(2.3)),
+        task("call-joe", execute_started_at=at(1.5), revert_started_at=at(2.1),
+             revert_finished_at=at(2.2)),
+        task("call-jmilkfan", failure=BOOM, execute_started_at=at(1.75),
+             revert_started_at=at(2.0), revert_finished_at=at(2.1)),
+    ]))
+    lines = [line.split(":")[0].strip() for line in out.getvalue().splitlines()
+             if line.strip().startswith("call-")]
+    assert lines == ["call-jmilkfan", "call-joe", "call-jim"]
