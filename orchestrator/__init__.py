@@ -9,8 +9,28 @@ Public API for posting and inspecting jobs from Python::
         final = orch.wait(job.id, timeout=600)
 """
 
-from orchestrator.client import connect
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from orchestrator.errors import OrchestratorError
-from orchestrator.service import Orchestrator
+
+if TYPE_CHECKING:
+    from orchestrator.client import connect
+    from orchestrator.service import Orchestrator
 
 __all__ = ["Orchestrator", "OrchestratorError", "connect"]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: the CLI imports this package for every command,
+    # `--help` included, and the service pulls in TaskFlow and SQLAlchemy.
+    if name == "connect":
+        from orchestrator.client import connect
+
+        return connect
+    if name == "Orchestrator":
+        from orchestrator.service import Orchestrator
+
+        return Orchestrator
+    raise AttributeError(f"module 'orchestrator' has no attribute {name!r}")

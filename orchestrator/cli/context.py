@@ -10,16 +10,18 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from oslo_config import cfg
 
-import persistence
-from orchestrator import conf as orchestrator_conf
-from orchestrator import settings
-from orchestrator.registry import FlowRegistry
-from orchestrator.service import Orchestrator
+if TYPE_CHECKING:
+    # Imported where used: `orchestrator --help` must not pay for the database,
+    # TaskFlow and the configuration library.
+    from oslo_config import cfg
+
+    import persistence
+    from orchestrator.registry import FlowRegistry
+    from orchestrator.service import Orchestrator
 
 _FILES_KEY = "orchestrator.config_files"
 
@@ -56,16 +58,24 @@ class AppContext:
     @property
     def database(self) -> persistence.Database:
         if self._database is None:
+            import persistence
+            from orchestrator import settings
+
             self._database = persistence.Database(settings.database_url(self.conf))
         return self._database
 
     @property
     def registry(self) -> FlowRegistry:
         if self._registry is None:
+            from orchestrator import settings
+
             self._registry = settings.flow_registry(self.conf)
         return self._registry
 
     def orchestrator(self) -> Orchestrator:
+        from orchestrator import settings
+        from orchestrator.service import Orchestrator
+
         return Orchestrator(self.database, self.registry,
                             settings.jobboard_settings(self.conf),
                             max_nesting_depth=self.conf.api.max_nesting_depth)
@@ -76,6 +86,8 @@ class AppContext:
 
 
 def load_config(ctx: click.Context) -> AppContext:
+    from orchestrator import conf as orchestrator_conf
+
     app = AppContext(orchestrator_conf.load(ctx.find_root().meta.get(_FILES_KEY, [])))
     ctx.call_on_close(app.close)
     return app
