@@ -9,10 +9,8 @@ from jobs.board import (
     ConductorInfo,
     JobboardSettings,
     NotOwner,
-    PollHandler,
     Unclaimable,
     alive_conductors,
-    make_client,
     open_jobboard,
 )
 from jobs.errors import BoardUnavailable, InvalidJobDetails, JobsError, PostingFailed
@@ -36,6 +34,7 @@ from jobs.spec import (
     flow_name_from_meta,
     posting_size,
 )
+from jobs.zkclient import PollHandler, make_client
 
 __all__ = [
     "CANCELLED_BEFORE_START",

@@ -1,6 +1,6 @@
 """The board's ZooKeeper connection: kazoo with our poll(2) handler, in clear and over TLS.
 
-``poll_select`` must keep the contract kazoo's connection loop relies on
+``jobs.zkclient.poll_select`` must keep the contract kazoo's connection loop relies on
 (``select.select``'s), which the socket-pair tests pin down; the TLS test runs a
 board pair through a ZooKeeper that only speaks TLS on the port they use.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import jobs
-from jobs.board import poll_select
+from jobs.zkclient import poll_select
 from orchestrator.standalone import LocalZooKeeper, ZooKeeperError, find_free_port
 from tests.conftest import service_unavailable
 from tests.helpers import wait_for
