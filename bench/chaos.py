@@ -553,10 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         say("interrupted: conductors and services stopped")
         return 130
     finally:
-        if args.keep:
-            say(f"work directory kept: {work_dir}")
-        else:
-            shutil.rmtree(work_dir, ignore_errors=True)
+        common.leave_work_dir(work_dir, keep=args.keep)
     machine = common.machine(load_before, started)
     return 0 if print_report(outcomes, machine, command) else 1
 

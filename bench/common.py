@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,3 +65,11 @@ def machine(load_before: float, started: float) -> dict[str, str]:
         "commit": git_commit(),
         "duration": f"{(time.monotonic() - started) / 60:.1f} min",
     }
+
+
+def leave_work_dir(work_dir: Path, *, keep: bool) -> None:
+    """Remove a run's work directory, or say where it was kept (``--keep``)."""
+    if keep:
+        say(f"work directory kept: {work_dir}")
+    else:
+        shutil.rmtree(work_dir, ignore_errors=True)

@@ -32,7 +32,6 @@ import logging
 import os
 import platform
 import shlex
-import shutil
 import signal
 import sys
 import tempfile
@@ -175,10 +174,7 @@ def _main(args: argparse.Namespace, argv: list[str] | None, origin: snapshot.Ori
         say("interrupted: services and conductors stopped")
         return 130
     finally:
-        if args.keep:
-            say(f"work directory kept: {work_dir}")
-        else:
-            shutil.rmtree(work_dir, ignore_errors=True)
+        common.leave_work_dir(work_dir, keep=args.keep)
     text = report.render(findings, machine, command, _settings_text(args))
     print(text)
     if args.output is not None:

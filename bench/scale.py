@@ -643,10 +643,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("interrupted: conductors and services stopped")
         return 130
     finally:
-        if args.keep:
-            say(f"work directory kept: {work_dir}")
-        else:
-            shutil.rmtree(work_dir, ignore_errors=True)
+        common.leave_work_dir(work_dir, keep=args.keep)
     text = report(args, handler, conductors, churn, common.machine(load_before, started), command)
     print(text)
     if args.output is not None:
