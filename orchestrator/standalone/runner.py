@@ -26,6 +26,7 @@ import httpx
 import persistence
 from orchestrator import httpserver
 from orchestrator.errors import OrchestratorError
+from orchestrator.standalone.processes import interrupts_deferred
 from orchestrator.standalone.zookeeper import LocalZooKeeper
 
 #: Seconds the API gets to answer after it was started.
@@ -173,10 +174,10 @@ class Standalone:
         command = [sys.executable, "-m", "orchestrator.cli.main"]
         for path in self.config_files():
             command += ["--config-file", path]
-        with open(log_path, "ab") as log:
+        with open(log_path, "ab") as log, interrupts_deferred():
             proc = subprocess.Popen([*command, *args], stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self._children[name] = (proc, log_path)
+            self._children[name] = (proc, log_path)
 
     def _check_api_port(self) -> None:
         try:

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 
 from orchestrator.errors import OrchestratorError
+from orchestrator.standalone.processes import interrupts_deferred
 
 INSTALL_HINT = "apt-get install -y zookeeper"
 MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
@@ -132,7 +133,7 @@ class LocalZooKeeper:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self._config_text(), encoding="utf-8")
         log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with self.log_path.open("ab") as log:
+        with self.log_path.open("ab") as log, interrupts_deferred():
             self._process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
