@@ -16,6 +16,7 @@ from jobs.board import (
 from jobs.errors import BoardUnavailable, InvalidJobDetails, JobsError, PostingFailed
 from jobs.lifecycle import (
     CANCELLED_BEFORE_START,
+    ISOLATE_AFTER_LOST,
     Claim,
     ClaimOutcome,
     Finished,
@@ -24,6 +25,7 @@ from jobs.lifecycle import (
     Policy,
     Refused,
 )
+from jobs.retention import Purger, PurgeResult, RetentionSettings, purge
 from jobs.spec import (
     FLOW_META_KEY,
     MAX_POSTING_BYTES,
@@ -39,6 +41,7 @@ from jobs.zkclient import PollHandler, make_client
 __all__ = [
     "CANCELLED_BEFORE_START",
     "CONNECTED",
+    "ISOLATE_AFTER_LOST",
     "FLOW_META_KEY",
     "LOST",
     "MAX_POSTING_BYTES",
@@ -61,7 +64,10 @@ __all__ = [
     "Policy",
     "PollHandler",
     "PostingFailed",
+    "PurgeResult",
+    "Purger",
     "Refused",
+    "RetentionSettings",
     "Unclaimable",
     "alive_conductors",
     "encode_posting",
@@ -70,4 +76,5 @@ __all__ = [
     "make_client",
     "open_jobboard",
     "posting_size",
+    "purge",
 ]

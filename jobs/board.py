@@ -511,6 +511,23 @@ class Board:
         self._register_again()
         return entity
 
+    def update_conductor(self, metadata: Mapping[str, Any]) -> None:
+        """Change what this conductor's entity node says (its flows, after a reload)."""
+        if self._entity is None:
+            return
+        entity, data = self._entity
+        doc = json.loads(data)
+        doc["metadata"].update(metadata)
+        self._entity = (entity, json.dumps(doc).encode())
+        path = f"{self.settings.entity_path}/{CONDUCTOR_KIND}/{entity}"
+        try:
+            self._client.set(path, self._entity[1])
+        except kazoo_exc.NoNodeError:
+            self._register_again()
+        except _ZK_ERRORS:
+            LOG.warning("Could not update conductor %s; it is updated on the next "
+                        "session", entity, exc_info=True)
+
     def _register_again(self) -> None:
         if self._entity is None:
             return

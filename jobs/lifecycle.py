@@ -44,6 +44,8 @@ JobState = persistence.JobState
 _J = persistence.JOBS
 _c = _J.c
 _P = persistence.PASSES
+_A = persistence.ATTEMPTS
+Outcome = persistence.AttemptOutcome
 _CLAIMABLE = [JobState.POSTING.value, JobState.POSTED.value, JobState.SUSPENDED.value]
 _TERMINAL = sorted(s.value for s in persistence.TERMINAL_STATES)
 _INSERT_JOB = sa.insert(_J)
@@ -133,13 +135,15 @@ class JobLifecycle:
         self._db = database
         self.policy = policy or Policy()
         self._now = clock or (lambda: datetime.now(UTC))
+        self._begin_attempt = _begin_attempt_statement(database.engine.dialect.name)
 
     # post ------------------------------------------------------------------
 
     def post(self, board: Board, *, flow_name: str, flow_label: str,
              store: Mapping[str, Any], priority: str = "NORMAL",
              idempotency_key: str | None = None,
-             document: Mapping[str, Any] | None = None) -> persistence.JobRecord:
+             document: Mapping[str, Any] | None = None,
+             retry_of: str | None = None) -> persistence.JobRecord:
         """Write the job in one transaction (logbook, flow detail, record), then post it.
 
         The record says POSTED before the posting exists, so a conductor that
@@ -167,7 +171,7 @@ class JobLifecycle:
                                   book=book.uuid, flow_detail=flow_detail.uuid,
                                   posting_id=posting_id, priority=priority,
                                   idempotency_key=idempotency_key, document=document,
-                                  now=now)
+                                  retry_of=retry_of, now=now)
         try:
             board.post(uuid=posting_id, name=flow_name, details=spec.to_details(),
                        book_uuid=book.uuid, book_name=book.name, priority=priority)
@@ -182,7 +186,8 @@ class JobLifecycle:
     def _insert(self, session: Any, *, job_id: str, flow_name: str,
                 store: Mapping[str, Any], book: str, flow_detail: str, posting_id: str,
                 priority: str, idempotency_key: str | None,
-                document: Mapping[str, Any] | None, now: datetime) -> persistence.JobRecord:
+                document: Mapping[str, Any] | None, retry_of: str | None,
+                now: datetime) -> persistence.JobRecord:
         values = {
             "id": job_id, "flow_name": flow_name, "state": JobState.POSTED.value,
             "store": dict(store), "created_at": now, "updated_at": now,
@@ -192,6 +197,7 @@ class JobLifecycle:
             "idempotency_key": idempotency_key, "cancel_requested_at": None,
             "document": None if document is None else dict(document),
             "claim_epoch": 0, "not_before": None, "lost_streak": 0,
+            "cancel_requested_by": None, "retry_of": retry_of,
         }
         try:
             # Without inline values the statement compiles once, from the cache.
@@ -231,6 +237,9 @@ class JobLifecycle:
             row = session.execute(stmt, params).mappings().first()
             if row is not None:
                 record = persistence.record_from_row(row)
+                session.execute(self._begin_attempt, {
+                    "job_id": record.id, "number": record.attempts, "conductor": owner,
+                    "started_at": now})
                 return Claim(record, persistence.Fence(record.id, record.claim_epoch))
             current = persistence.get_job(session, job_id)
         return self._not_claimed(current, posting_id, owner, busy, now)
@@ -277,10 +286,11 @@ class JobLifecycle:
 
     def _after_lost_attempt(self, record: persistence.JobRecord, posting_id: str,
                             owner: str, busy: int) -> ClaimOutcome:
-        reason = self.lost_reason(record)
+        step = self.running_step(record)
+        reason = self.lost_reason(record, step)
         if record.attempts >= self.policy.max_attempts:
-            return self._quarantine(record, reason)
-        lost = self.mark_lost(record, reason)
+            return self._quarantine(record, reason, step)
+        lost = self.mark_lost(record, reason, step)
         if lost is None:
             return NotYet("its record changed while it was claimed")
         if lost.not_before is not None:
@@ -288,8 +298,7 @@ class JobLifecycle:
                           until=lost.not_before)
         return self.claim(record.id, posting_id, owner, busy=busy)
 
-    def lost_reason(self, record: persistence.JobRecord) -> str:
-        step = self.running_step(record)
+    def lost_reason(self, record: persistence.JobRecord, step: str | None) -> str:
         where = f"during step {step}" if step else "before its first step"
         return f"conductor {record.owner or '?'} was lost {where} (attempt {record.attempts})"
 
@@ -302,8 +311,8 @@ class JobLifecycle:
         running = [t.name for t in tasks if t.state in ("RUNNING", "REVERTING")]
         return running[-1] if running else None
 
-    def mark_lost(self, record: persistence.JobRecord,
-                  reason: str) -> persistence.JobRecord | None:
+    def mark_lost(self, record: persistence.JobRecord, reason: str,
+                  step: str | None = None) -> persistence.JobRecord | None:
         """Hand back a RUNNING job whose conductor was lost; None if it changed since."""
         streak = record.lost_streak + 1
         delay = self.policy.lost_backoff(streak)
@@ -319,14 +328,19 @@ class JobLifecycle:
         )
         with self._db.session() as session:
             row = session.execute(stmt).mappings().first()
+            if row is not None:
+                _end_attempt(session.connection(), record.id, record.attempts,
+                             Outcome.CONDUCTOR_LOST, row["state"], now, step=step,
+                             detail=reason)
         if row is None:
             return None
         LOG.warning("Job %s: %s", record.id, reason)
         return persistence.record_from_row(row)
 
-    def _quarantine(self, record: persistence.JobRecord, reason: str | None) -> ClaimOutcome:
+    def _quarantine(self, record: persistence.JobRecord, reason: str | None,
+                    step: str | None = None) -> ClaimOutcome:
         cause = f"; {reason}" if reason else ""
-        error = f"quarantined after {record.attempts} attempts{cause}"
+        error = f"{persistence.QUARANTINED} {record.attempts} attempts{cause}"
         now = self._now()
         stmt = (
             sa.update(_J)
@@ -338,6 +352,10 @@ class JobLifecycle:
         )
         with self._db.session() as session:
             row = session.execute(stmt).mappings().first()
+            if row is not None:
+                _end_attempt(session.connection(), record.id, record.attempts,
+                             Outcome.CONDUCTOR_LOST, row["state"], now, step=step,
+                             detail=reason)
         if row is None:
             return NotYet("its record changed while it was claimed")
         LOG.error("Job %s %s", record.id, error)
@@ -347,11 +365,14 @@ class JobLifecycle:
 
     def release(self, claim: Claim, state: persistence.JobState = JobState.POSTED, *,
                 error: str | None = None, backoff: float = 0.0,
-                undo_attempt: bool = False) -> persistence.JobRecord:
+                undo_attempt: bool = False,
+                outcome: persistence.AttemptOutcome | None = None) -> persistence.JobRecord:
         """Hand the job back (POSTED or SUSPENDED); raises ``ClaimLost`` if taken over.
 
         ``undo_attempt`` un-counts the attempt of a conductor that found it
-        cannot run the job after all (it lacks something the flow needs).
+        cannot run the job after all (it lacks something the flow needs): its
+        attempt record goes too. ``outcome`` says how the attempt ended; by
+        default SUSPENDED for a suspended job, STORAGE_ERROR otherwise.
         """
         if state not in persistence.RELEASE_STATES:
             raise ValueError(f"a released job must be POSTED or SUSPENDED, not {state}")
@@ -364,16 +385,25 @@ class JobLifecycle:
             values["last_error"] = error
         if undo_attempt:
             values["attempts"] = _c.attempts - 1
-        return self._fenced(claim, values)
+            return self._fenced(claim, values, None)
+        if outcome is None:
+            outcome = (Outcome.SUSPENDED if state is JobState.SUSPENDED
+                       else Outcome.STORAGE_ERROR)
+        return self._fenced(claim, values, outcome, detail=error)
 
     def finish(self, claim: Claim, state: persistence.JobState,
-               error: str | None = None) -> persistence.JobRecord:
+               error: str | None = None,
+               outcome: persistence.AttemptOutcome = Outcome.FINISHED
+               ) -> persistence.JobRecord:
         """Record the job's terminal state; raises ``ClaimLost`` if taken over."""
-        return self._fenced(claim, self._finished_values(state, error))
+        return self._fenced(claim, self._finished_values(state, error), outcome,
+                            detail=error)
 
     def finish_within(self, connection: sa.Connection, claim: Claim,
                       state: persistence.JobState,
-                      error: str | None = None) -> persistence.JobRecord:
+                      error: str | None = None,
+                      outcome: persistence.AttemptOutcome = Outcome.FINISHED
+                      ) -> persistence.JobRecord:
         """``finish`` as part of a transaction the caller holds (the flow's last).
 
         Raises ``ClaimLost`` if taken over: the caller's transaction then
@@ -383,6 +413,8 @@ class JobLifecycle:
         row = connection.execute(stmt, params).mappings().first()
         if row is None:
             raise persistence.ClaimLost(claim.job_id, claim.epoch)
+        _end_attempt(connection, claim.job_id, claim.record.attempts, outcome,
+                     row["state"], row["updated_at"], detail=error)
         return persistence.record_from_row(row)
 
     def _finished_values(self, state: persistence.JobState,
@@ -393,25 +425,35 @@ class JobLifecycle:
         return {"state": state.value, "finished_at": now, "updated_at": now,
                 "owner": None, "last_error": error, "not_before": None, "lost_streak": 0}
 
-    def retry_later(self, claim: Claim, error: str) -> persistence.JobRecord:
+    def retry_later(self, claim: Claim, error: str,
+                    outcome: persistence.AttemptOutcome = Outcome.STORAGE_ERROR
+                    ) -> persistence.JobRecord:
         """Hand back a job whose attempt failed for a reason another attempt may
         not meet (storage trouble...), or fail it after ``max_attempts``."""
         attempts = claim.record.attempts
         if attempts >= self.policy.max_attempts:
             return self.finish(claim, JobState.FAILED,
-                               f"gave up after {attempts} attempts: {error}")
+                               f"gave up after {attempts} attempts: {error}", outcome)
         return self.release(claim, error=error,
-                            backoff=self.policy.error_backoff(attempts))
+                            backoff=self.policy.error_backoff(attempts), outcome=outcome)
 
-    def _fenced(self, claim: Claim, values: dict[str, Any]) -> persistence.JobRecord:
-        """One UPDATE conditional on the claim; waits out a database outage for as
-        long as the claim's fence allows (the conductor is not stopping)."""
+    def _fenced(self, claim: Claim, values: dict[str, Any],
+                outcome: persistence.AttemptOutcome | None,
+                detail: str | None = None) -> persistence.JobRecord:
+        """One UPDATE conditional on the claim, and the end of the claim's attempt
+        (``outcome``; None deletes it) in the same transaction; waits out a
+        database outage for as long as the claim's fence allows (the conductor
+        is not stopping)."""
         stmt, params = self._fenced_update(claim, values)
         delay, waited = 0.05, 0.0
         while True:
             try:
                 with self._db.session() as session:
                     row = session.execute(stmt, params).mappings().first()
+                    if row is not None:
+                        _end_attempt(session.connection(), claim.job_id,
+                                     claim.record.attempts, outcome, row["state"],
+                                     row["updated_at"], detail=detail)
                 break
             except persistence.PersistenceError as exc:
                 if not exc.retryable or not claim.fence.keep_waiting(delay):
@@ -438,15 +480,21 @@ class JobLifecycle:
 
     # cancel ----------------------------------------------------------------
 
-    def request_cancel(self, job_id: str) -> persistence.JobRecord | None:
-        """Note that the job is to be cancelled; a job nobody claimed yet ends
-        REVERTED at once. None when the job does not exist or already finished."""
+    def request_cancel(self, job_id: str,
+                       requested_by: str | None = None) -> persistence.JobRecord | None:
+        """Note that the job is to be cancelled, and by whom; a job nobody claimed
+        yet ends REVERTED at once. None when the job does not exist or already
+        finished. The first request is the one kept."""
         now = self._now()
+        first = _c.cancel_requested_at.is_(None)
         stmt = (
             sa.update(_J)
             .where(_c.id == job_id, _c.state.not_in(_TERMINAL))
             .values(cancel_requested_at=sa.func.coalesce(_c.cancel_requested_at,
                                                          _ts(now)),
+                    cancel_requested_by=sa.case(
+                        (first, sa.literal(requested_by, _c.cancel_requested_by.type)),
+                        else_=_c.cancel_requested_by),
                     updated_at=now)
             .returning(*_c)
         )
@@ -473,6 +521,47 @@ class JobLifecycle:
         with self._db.session() as session:
             row = session.execute(stmt).mappings().first()
         return None if row is None else persistence.record_from_row(row)
+
+    # resuming a failed revert ------------------------------------------------
+
+    def reopen_revert(self, board: Board, job_id: str,
+                      requested_by: str | None = None) -> persistence.JobRecord | None:
+        """Hand a FAILED job back to the conductors, to resume its failed revert.
+
+        One UPDATE conditional on the job being FAILED: it is POSTED again,
+        unfinished, under a new posting id (a stale posting of its last run
+        is then refused), saying who asked; its attempts go on counting. None
+        when the job is not FAILED. The caller has checked that a revert
+        failed and noted the request in the flow detail. The posting follows;
+        should ZooKeeper refuse it or the caller die first, the conductors
+        post it again (``unposted_candidates``), as for any unposted job.
+        """
+        now = self._now()
+        posting_id = str(uuid.uuid4())
+        stmt = (
+            sa.update(_J)
+            .where(_c.id == job_id, _c.state == JobState.FAILED.value)
+            .values(state=JobState.POSTED.value, finished_at=None, updated_at=now,
+                    owner=None, board_job_id=posting_id, not_before=None, lost_streak=0,
+                    last_error=f"revert resumed at the request of {requested_by or '?'}")
+            .returning(*_c)
+        )
+        with self._db.session() as session:
+            row = session.execute(stmt).mappings().first()
+        if row is None:
+            return None
+        record = persistence.record_from_row(row)
+        spec = JobSpec(job_id=record.id, flow_name=record.flow_name,
+                       flow_detail_id=record.flow_detail_id, store=dict(record.store))
+        try:
+            board.post(uuid=posting_id, name=record.flow_name, details=spec.to_details(),
+                       book_uuid=record.logbook_id, book_name=f"job-{record.id}",
+                       priority=record.priority)
+        except BoardUnavailable as exc:
+            LOG.warning("Job %s was reopened to resume its revert but could not be "
+                        "posted (%s); the conductors will post it", job_id, exc)
+        LOG.info("Job %s reopened to resume its revert", job_id)
+        return record
 
     # conductors that cannot run a job ----------------------------------------
 
@@ -545,9 +634,11 @@ class JobLifecycle:
                 session, self._now() - timedelta(seconds=grace))
         handed_back = []
         for record in running:
-            if held(record) is False and self.mark_lost(
-                    record, self.lost_reason(record)) is not None:
-                handed_back.append(record.id)
+            if held(record) is False:
+                step = self.running_step(record)
+                if self.mark_lost(record, self.lost_reason(record, step),
+                                  step) is not None:
+                    handed_back.append(record.id)
         return handed_back
 
 
@@ -595,6 +686,49 @@ def _fenced_statement(columns: tuple[str, ...], values: dict[str, Any]) -> Any:
         )
         _FENCED[key] = stmt
     return stmt
+
+
+def _begin_attempt_statement(dialect: str) -> Any:
+    """The attempt's INSERT. An attempt number met again (a row left by an
+    interrupted undo) starts afresh rather than failing the claim."""
+    insert = pg_dialect.insert if dialect == "postgresql" else sqlite_dialect.insert
+    stmt = insert(_A).values(job_id=sa.bindparam("job_id"), number=sa.bindparam("number"),
+                             conductor=sa.bindparam("conductor"),
+                             started_at=sa.bindparam("started_at",
+                                                     type_=_A.c.started_at.type))
+    return stmt.on_conflict_do_update(
+        index_elements=[_A.c.job_id, _A.c.number],
+        set_={"conductor": stmt.excluded.conductor, "started_at": stmt.excluded.started_at,
+              "ended_at": None, "outcome": None, "job_state": None, "step": None,
+              "detail": None})
+
+
+_END_ATTEMPT = (
+    sa.update(_A)
+    .where(_A.c.job_id == sa.bindparam("a_job"), _A.c.number == sa.bindparam("a_number"),
+           _A.c.ended_at.is_(None))
+    .values(ended_at=sa.bindparam("a_ended", type_=_A.c.ended_at.type),
+            outcome=sa.bindparam("a_outcome"), job_state=sa.bindparam("a_state"),
+            step=sa.func.coalesce(sa.bindparam("a_step", type_=_A.c.step.type), _A.c.step),
+            detail=sa.bindparam("a_detail", type_=_A.c.detail.type))
+)
+_DELETE_ATTEMPT = sa.delete(_A).where(_A.c.job_id == sa.bindparam("a_job"),
+                                      _A.c.number == sa.bindparam("a_number"))
+
+
+def _end_attempt(connection: Any, job_id: str, number: int,
+                 outcome: persistence.AttemptOutcome | None, job_state: str,
+                 ended_at: datetime, *, step: str | None = None,
+                 detail: str | None = None) -> None:
+    """Close the attempt with how it ended; ``outcome`` None deletes it (the
+    attempt was un-counted)."""
+    params: dict[str, Any] = {"a_job": job_id, "a_number": number}
+    if outcome is None:
+        connection.execute(_DELETE_ATTEMPT, params)
+        return
+    params.update(a_ended=ended_at, a_outcome=outcome.value, a_state=job_state,
+                  a_step=step, a_detail=None if detail is None else detail[:4000])
+    connection.execute(_END_ATTEMPT, params)
 
 
 def _ts(value: datetime) -> Any:

@@ -38,10 +38,15 @@ import jobs
 import persistence
 from orchestrator.errors import OrchestratorError
 from orchestrator.jobrun import BoardAction, CannotRun, JobContext, JobRunner
+from orchestrator.metrics import ConductorMetrics
 from orchestrator.registry import FlowRegistry
 from orchestrator.stall import StallDetector
 
 LOG = logging.getLogger(__name__)
+
+#: Seconds between two reloads of the flows that a job naming a flow this
+#: conductor lacks may trigger (a flow installed or added since it started).
+AUTO_RELOAD_INTERVAL = 10.0
 
 #: Seconds a waiting job's record must stay unchanged, its posting missing,
 #: before conductors post it again: far longer than any post takes.
@@ -62,6 +67,7 @@ class ConductorSettings:
     retry_delay: float = 1.0
     cancel_check_interval: float = 0.5
     reconcile_interval: float = 10.0
+    retention: jobs.RetentionSettings = jobs.RetentionSettings()
 
 
 @dataclass
@@ -76,21 +82,28 @@ class Conductor:
 
     def __init__(self, settings: ConductorSettings, board: jobs.Board,
                  database: persistence.Database, registry: FlowRegistry,
-                 can_run_document: Callable[[dict[str, Any]], str | None] | None = None
+                 can_run_document: Callable[[dict[str, Any]], str | None] | None = None,
+                 load_registry: Callable[[], FlowRegistry] | None = None
                  ) -> None:
         self.settings = settings
         self._board = board
         self._db = database
         self._registry = registry
+        self._load_registry = load_registry
+        self._reload_requested = threading.Event()
+        self._reloaded_at = time.monotonic()
+        self._passed: set[str] = set()  # postings passed over (said once in the log)
         self._can_run_document = can_run_document or _document_problem
         self._lifecycle = jobs.JobLifecycle(database, jobs.Policy(
             max_attempts=settings.max_attempts, retry_delay=settings.retry_delay))
         engine_options: dict[str, Any] = {}
         if settings.engine == "parallel":
             engine_options = {"executor": "threaded", "max_workers": settings.engine_workers}
+        self.metrics = ConductorMetrics(board)
         self._runner = JobRunner(database, self._lifecycle, registry,
                                  engine=settings.engine, engine_options=engine_options,
-                                 cancel_check_interval=settings.cancel_check_interval)
+                                 cancel_check_interval=settings.cancel_check_interval,
+                                 metrics=self.metrics)
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._lost = threading.Event()  # the session whose claims we hold ended
@@ -106,6 +119,7 @@ class Conductor:
         # A stall a quarter of the session long may have cost the session.
         self._stall = StallDetector(min(0.5, board.settings.session_timeout / 4))
         self._next_reconcile = 0.0
+        self._purger = jobs.Purger(database, settings.retention)
         if board.connected:
             self._connected.set()
         board.add_state_listener(self._on_session)
@@ -121,6 +135,40 @@ class Conductor:
         """
         self._stopping.set()
         self._board.notify()
+
+    def reload(self) -> None:
+        """Load the flows and extensions again, at the loop's next turn.
+
+        Safe in a signal handler (SIGHUP), like ``stop``. Jobs left to others
+        for lack of a flow are looked at again; running jobs keep the flow
+        they were built with.
+        """
+        self._reload_requested.set()
+        self._board.notify()
+
+    def _reload_now(self) -> bool:
+        """Swap in a freshly loaded registry; False if there is none to load."""
+        self._reload_requested.clear()
+        self._reloaded_at = time.monotonic()
+        if self._load_registry is None:
+            return False
+        try:
+            registry = self._load_registry()
+        except Exception:  # noqa: BLE001 - a bad new flow must not stop the conductor
+            LOG.exception("Reloading the flows failed; keeping the flows loaded before")
+            return False
+        added = sorted(set(registry.names()) - set(self._registry.names()))
+        removed = sorted(set(self._registry.names()) - set(registry.names()))
+        self._registry = registry
+        self._runner.registry = registry
+        # Jobs passed over for good may be runnable now.
+        for path in [p for p, until in self._skip.items() if until is None]:
+            del self._skip[path]
+        self._board.update_conductor({"flows": registry.names()})
+        LOG.warning("Flows reloaded: %d flows%s%s", len(registry.names()),
+                    f"; added {', '.join(added)}" if added else "",
+                    f"; removed {', '.join(removed)}" if removed else "")
+        return True
 
     # session ---------------------------------------------------------------
 
@@ -151,6 +199,9 @@ class Conductor:
             "engine": self.settings.engine,
             "max_simultaneous_jobs": self.settings.max_simultaneous_jobs,
             "version": _version(),
+            # ``jobs explain`` tells a job no live conductor can run from one
+            # that waits for a slot.
+            "flows": self._registry.names(),
         })
         LOG.info("Conductor registered as %s", entity)
         workers = futures.ThreadPoolExecutor(self.settings.max_simultaneous_jobs,
@@ -159,7 +210,10 @@ class Conductor:
         seen = -1
         try:
             while not self._stopping.is_set():
+                self.metrics.beat()
                 self._collect_finished()
+                if self._reload_requested.is_set():
+                    self._reload_now()
                 if self._connected.is_set():
                     self._retry_pending()
                     self._reconcile_now_and_then()
@@ -173,6 +227,7 @@ class Conductor:
                     # job is handed back rather than holding the stop up.
                     running.context.claim.fence.abort.set()
             workers.shutdown(wait=True)
+            self._purger.stop()
             self._stall.stop()
             self._collect_finished()
             if self._connected.is_set():
@@ -237,6 +292,7 @@ class Conductor:
             # left alone, this live session would hold the job for ever.
             self._board_op(job, _ABANDON)
             return None
+        asked_at = datetime.now(UTC)
         try:
             outcome = self._lifecycle.claim(spec.job_id, job.uuid, self.name, busy=busy)
         except persistence.PersistenceError as exc:
@@ -252,6 +308,7 @@ class Conductor:
         if self._db_down:
             LOG.warning("The database answers again; claiming jobs")
             self._db_down = False
+        self.metrics.claimed(spec.flow_name, outcome, asked_at)
         if isinstance(outcome, jobs.Claim):
             self._needs_idle.discard(job.path)
             self._start(job, spec, outcome, workers)
@@ -282,6 +339,14 @@ class Conductor:
         """Why this conductor cannot run the job (it lacks the flow...), or None."""
         if spec.flow_name in self._registry:
             return None
+        if (self._load_registry is not None
+                and time.monotonic() - self._reloaded_at >= AUTO_RELOAD_INTERVAL):
+            # Installed or added since the last load, perhaps: look before
+            # leaving the job to others.
+            LOG.info("Job %s names flow %r, which is not loaded; reloading the flows",
+                     spec.job_id, spec.flow_name)
+            if self._reload_now() and spec.flow_name in self._registry:
+                return None
         try:
             with self._db.session() as session:
                 record = persistence.get_job(session, spec.job_id)
@@ -291,17 +356,28 @@ class Conductor:
             return None  # not a job of ours: the claim refuses and trashes it
         if record.document is not None:
             return self._can_run_document(record.document)
-        return f"flow {spec.flow_name!r} is not registered on conductor {self.name}"
+        return (f"flow {spec.flow_name!r} is not registered on conductor {self.name}; "
+                "it waits for a conductor that has it (a conductor loads new flows "
+                "on SIGHUP, or by itself when a job needs one)")
 
     def _pass_over(self, job: jobs.BoardJob, spec: jobs.JobSpec, reason: str) -> None:
-        LOG.warning("Leaving job %s to other conductors: %s", spec.job_id, reason)
+        log = LOG.debug if job.path in self._passed else LOG.warning
+        self._passed.add(job.path)
+        log("Leaving job %s to other conductors: %s", spec.job_id, reason)
         try:
             self._lifecycle.record_pass(spec.job_id, job.uuid, self.name, reason)
         except persistence.PersistenceError as exc:
             LOG.warning("Cannot record that job %s was passed over: %s", spec.job_id, exc)
             self._skip[job.path] = time.monotonic() + max(1.0, self.settings.retry_delay)
             return
-        self._skip[job.path] = None
+        self._skip[job.path] = self._look_again_at()
+
+    def _look_again_at(self) -> float | None:
+        """When to look again at a job this conductor cannot run: once flows may
+        have been installed, if it can load them (else only after a reload)."""
+        if self._load_registry is None:
+            return None
+        return time.monotonic() + AUTO_RELOAD_INTERVAL
 
     def _trash(self, job: jobs.BoardJob, reason: str, *, claimed: bool = False) -> None:
         LOG.warning("Refusing %s: %s; moving it to the jobboard's trash", job.path, reason)
@@ -322,6 +398,7 @@ class Conductor:
         if self._stopping.is_set():
             claim.fence.abort.set()
         future = workers.submit(self._run_job, context)
+        future.add_done_callback(self.metrics.attempt_timer(spec.flow_name))
         with self._lock:
             self._running[job.path] = _Running(job, context, future)
         # Wake the loop: the slot is free and the board needs telling.
@@ -349,7 +426,7 @@ class Conductor:
         with self._lock:
             for path, running in self._running.items():
                 if running.context is context:
-                    self._skip[path] = None
+                    self._skip[path] = self._look_again_at()
 
     def _collect_finished(self) -> None:
         with self._lock:
@@ -408,10 +485,13 @@ class Conductor:
         self._next_reconcile = now + self.settings.reconcile_interval
         # Keeps the trash's listing bounded; on a thread of its own, when due.
         self._board.prune_trash_if_due()
+        # Finished jobs past their retention go the same way.
+        self._purger.purge_if_due()
         # What this conductor remembers of postings that left the board goes too.
         on_board = {job.path for job in self._board.jobs()}
         for path in [p for p in self._skip if p not in on_board]:
             del self._skip[path]
+        self._passed &= on_board
         self._needs_idle &= on_board
         grace = max(5.0, 3 * self._board.settings.session_timeout)
         try:

@@ -130,6 +130,24 @@ class JobFinished(Conflict):
         self.state = state
 
 
+class JobNotFinished(Conflict):
+    """The job has not finished yet."""
+
+    def __init__(self, job_id: str, state: str, action: str) -> None:
+        super().__init__(f"job {job_id} is {state}: only a finished job can be {action}; "
+                         f"cancel it first, or wait for it to finish")
+        self.job_id = job_id
+        self.state = state
+
+
+class NoFailedRevert(Conflict):
+    """The job has no failed revert to resume."""
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        super().__init__(f"job {job_id} has no failed revert to resume: {reason}")
+        self.job_id = job_id
+
+
 class IdempotencyConflict(Conflict):
     """The idempotency key was already used for a different request."""
 

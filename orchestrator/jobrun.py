@@ -26,8 +26,9 @@ from taskflow import storage as tf_storage
 
 import jobs
 import persistence
-from orchestrator import engines
+from orchestrator import engines, revert_resume
 from orchestrator.errors import OrchestratorError
+from orchestrator.metrics import ConductorMetrics
 from orchestrator.registry import FlowRegistry
 from orchestrator.stall import StallDetector
 
@@ -84,20 +85,22 @@ class JobRunner:
                  engine_options: dict[str, Any] | None = None,
                  cancel_check_interval: float = 0.5,
                  build_document: Callable[[dict[str, Any], str], tuple[str, Any]]
-                 | None = None) -> None:
+                 | None = None, metrics: ConductorMetrics | None = None) -> None:
         self._db = database
         self._lifecycle = lifecycle
-        self._registry = registry
+        #: Replaced when the conductor reloads its flows.
+        self.registry = registry
         self._engine = engine
         self._engine_options = dict(engine_options or {})
         self._cancel_interval = cancel_check_interval
         self._build_document = build_document or _build_document
+        self._metrics = metrics or ConductorMetrics()
 
     def build_flow(self, spec: jobs.JobSpec, record: persistence.JobRecord) -> Any:
         """The job's flow: registered by name, or built from its record's document."""
         try:
             if record.document is None:
-                return self._registry.build(spec.flow_name)
+                return self.registry.build(spec.flow_name)
             name, flow = self._build_document(record.document,
                                               f"job {spec.job_id}'s document")
         except OrchestratorError as exc:
@@ -118,8 +121,10 @@ class JobRunner:
             except Exception as exc:  # noqa: BLE001 - a bug here must not lose the job
                 LOG.exception("Job %s: attempt %d failed unexpectedly", spec.job_id,
                               claim.record.attempts)
-                return self._failed_attempt(claim, _describe(exc) or "unexpected error")
+                return self._failed_attempt(claim, _describe(exc) or "unexpected error",
+                                            persistence.AttemptOutcome.ERROR)
         except persistence.ClaimLost:
+            self._metrics.fenced_write_refused(spec.flow_name)
             LOG.warning("Job %s: taken over by another conductor; this run stops "
                         "and records nothing", spec.job_id)
             return BoardAction.DROP
@@ -135,6 +140,8 @@ class JobRunner:
         backend = self._db.taskflow_backend(fence=claim.fence)
         assert isinstance(backend, persistence.FencedBackend)
         ended: list[persistence.JobRecord] = []
+        cancel = _CancelCheck(self._db, spec.job_id, self._cancel_interval,
+                              claim.record.cancel_requested_at is not None)
 
         def end_job_with_flow(connection: Any, flow_detail: Any) -> None:
             state = _FINISHED_FLOW_STATES[flow_detail.state]
@@ -143,7 +150,9 @@ class JobRunner:
             error = None if state is persistence.JobState.SUCCESS else (
                 _failure_from_detail(flow_detail) or _describe(sys.exc_info()[1])
                 or f"flow ended {flow_detail.state}")
-            ended[:] = [self._lifecycle.finish_within(connection, claim, state, error)]
+            error, outcome = _cancel_outcome(cancel, state, error)
+            ended[:] = [self._lifecycle.finish_within(connection, claim, state, error,
+                                                      outcome)]
 
         backend.get_connection().on_flow_end = end_job_with_flow
         try:
@@ -157,6 +166,16 @@ class JobRunner:
                                    f"the job names flow {spec.flow_name!r} but its flow "
                                    f"detail records {recorded!r}")
             return BoardAction.CONSUME
+        resumed = revert_resume.prepare(flow_detail)
+        if resumed:
+            # An operator resumed the failed revert (Orchestrator.resume_revert):
+            # stored as a revert cut short, the flow reverts what is left.
+            try:
+                backend.get_connection().update_flow_details(flow_detail)
+            except tf_exc.StorageFailure as exc:
+                return self._hand_back(claim, f"cannot resume the revert: {exc}")
+            LOG.info("Job %s: resuming its revert, from %s", spec.job_id,
+                     ", ".join(resumed))
         if flow_detail.state in _FINISHED_FLOW_STATES:
             # Its last conductor died after the flow ended but before recording
             # it; TaskFlow would reset a REVERTED flow and run it all again.
@@ -170,8 +189,7 @@ class JobRunner:
         except CannotRun as exc:
             self._lifecycle.release(claim, undo_attempt=True)
             raise CannotRun(str(exc)) from exc
-        guard = _Guard(job, _CancelCheck(self._db, spec.job_id, self._cancel_interval,
-                                         claim.record.cancel_requested_at is not None))
+        guard = _Guard(job, cancel)
         engine = taskflow.engines.load(
             flow, store=dict(spec.store), flow_detail=flow_detail, backend=backend,
             engine=self._engine, namespace=engines.NAMESPACE,
@@ -180,6 +198,7 @@ class JobRunner:
         )
         LOG.info("Running job %s (%s), attempt %d", spec.job_id, spec.flow_name,
                  claim.record.attempts)
+        self._metrics.run_started(engine, spec.flow_name)
         error: BaseException | None = None
         try:
             # Times of every state change go with the state's own write
@@ -205,10 +224,10 @@ class JobRunner:
             # Never stored by a run that failed: a refused claim or a database
             # given up on; the next attempt starts from what is stored.
             backend.get_connection().discard()
-        return self._outcome(job, engine, error, ended)
+        return self._outcome(job, engine, error, ended, cancel)
 
     def _outcome(self, job: JobContext, engine: Any, error: BaseException | None,
-                 ended: list[persistence.JobRecord]) -> BoardAction:
+                 ended: list[persistence.JobRecord], cancel: _CancelCheck) -> BoardAction:
         claim, spec = job.claim, job.spec
         if engines.is_infrastructure_error(error, _INFRASTRUCTURE):
             return self._after_halt(job, error)
@@ -221,7 +240,8 @@ class JobRunner:
             state = _FINISHED_FLOW_STATES[flow_state]
             message = None if state is persistence.JobState.SUCCESS else (
                 _failure_summary(engine) or _describe(error))
-            self._lifecycle.finish(claim, state, message)
+            message, outcome = _cancel_outcome(cancel, state, message)
+            self._lifecycle.finish(claim, state, message, outcome)
             LOG.info("Job %s finished %s", spec.job_id, state.value)
             return BoardAction.CONSUME
         if flow_state == states.SUSPENDED and error is None:
@@ -246,7 +266,8 @@ class JobRunner:
             # claim is still current; the next conductor resumes the job.
             try:
                 self._lifecycle.release(claim, error="the conductor lost its "
-                                        "ZooKeeper session; handed back")
+                                        "ZooKeeper session; handed back",
+                                        outcome=persistence.AttemptOutcome.CONDUCTOR_LOST)
             except persistence.PersistenceError:
                 pass
             return BoardAction.DROP
@@ -259,8 +280,10 @@ class JobRunner:
         """Count a failed attempt: hand the job back with backoff, or fail it at last."""
         return self._failed_attempt(claim, f"storage unavailable: {error}")
 
-    def _failed_attempt(self, claim: jobs.Claim, error: str) -> BoardAction:
-        record = self._lifecycle.retry_later(claim, error)
+    def _failed_attempt(self, claim: jobs.Claim, error: str,
+                        outcome: persistence.AttemptOutcome
+                        = persistence.AttemptOutcome.STORAGE_ERROR) -> BoardAction:
+        record = self._lifecycle.retry_later(claim, error, outcome)
         if record.is_terminal:
             LOG.error("Job %s: %s", claim.job_id, record.last_error)
             return BoardAction.CONSUME
@@ -343,21 +366,40 @@ class _CancelCheck:
         self._checked_at = time.monotonic() if not requested else -float("inf")
         self._reason: str | None = None
 
+    @property
+    def reason(self) -> str | None:
+        """Why the job is being reverted: its cancellation, once seen; else None."""
+        return self._reason
+
     def __call__(self) -> str | None:
         now = time.monotonic()
         if self._reason is None and now - self._checked_at >= self._interval:
             self._checked_at = now
             try:
                 with self._db.session() as session:
-                    requested = persistence.is_cancel_requested(session, self._job_id)
+                    requested_by = persistence.cancel_requested_by(session, self._job_id)
             except persistence.PersistenceError as exc:
                 # The next boundary asks again; a failed check must not fail the job.
                 LOG.warning("Job %s: cannot check for cancellation: %s", self._job_id, exc)
                 return None
-            if requested:
+            if requested_by is not None:
                 LOG.info("Job %s was cancelled; reverting it", self._job_id)
-                self._reason = "job cancelled by request"
+                self._reason = cancelled_by(requested_by)
         return self._reason
+
+
+def cancelled_by(requested_by: str | None) -> str:
+    """The reason a cancelled job records: who asked, when known."""
+    return f"cancelled by {requested_by}" if requested_by else "cancelled by request"
+
+
+def _cancel_outcome(cancel: _CancelCheck, state: persistence.JobState,
+                    error: str | None) -> tuple[str | None, persistence.AttemptOutcome]:
+    """A flow reverted because it was cancelled ends as a cancellation, not with
+    the JobCancelled 'failure' its next task was given."""
+    if cancel.reason is not None and state is persistence.JobState.REVERTED:
+        return cancel.reason, persistence.AttemptOutcome.CANCELLED
+    return error, persistence.AttemptOutcome.FINISHED
 
 
 def _repair_injection(flow_detail: Any) -> None:

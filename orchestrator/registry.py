@@ -35,6 +35,10 @@ class FlowInfo:
     optional: frozenset[str]
     provides: frozenset[str]
     description: str
+    #: The declarative document behind the flow, as data; None for a Python flow.
+    document: Mapping[str, Any] | None = None
+    #: Where the flow comes from: a document's file, or a factory's module:name.
+    source: str | None = None
 
 
 class FlowRegistry:
@@ -138,17 +142,29 @@ class FlowRegistry:
         optional: set[str] = set()
         for atom in _iter_atoms(flow):
             optional.update(getattr(atom, "optional", ()) or ())
-        doc = (self.factory(name).__doc__ or "").strip().splitlines()
+        factory = self.factory(name)
+        doc = (factory.__doc__ or "").strip().splitlines()
         return FlowInfo(
             name=name,
             requires=frozenset(flow.requires),
             optional=frozenset(optional - set(flow.provides) - set(flow.requires)),
             provides=frozenset(flow.provides),
             description=doc[0] if doc else "",
+            document=getattr(factory, "document", None),
+            source=_source(factory),
         )
 
     def describe_all(self) -> Iterable[FlowInfo]:
         return [self.describe(name) for name in self.names()]
+
+
+def _source(factory: FlowFactory) -> str | None:
+    """A document factory's file (its ``source``), else the factory's import path."""
+    source = getattr(factory, "source", None)
+    if isinstance(source, str):
+        return source
+    module, name = getattr(factory, "__module__", None), getattr(factory, "__qualname__", None)
+    return f"{module}:{name}" if module and name else None
 
 
 def flow_inputs(flow: tf_flow.Flow) -> frozenset[str]:

@@ -7,17 +7,19 @@ none of them talks to the jobboard or the database on its own.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import jobs
 import persistence
-from orchestrator import validation
+from orchestrator import revert_resume, validation
 from orchestrator.errors import (
     AmbiguousJobId,
     IdempotencyConflict,
@@ -25,13 +27,18 @@ from orchestrator.errors import (
     InvalidRequest,
     InvalidStore,
     JobFinished,
+    JobNotFinished,
     JobNotFound,
     MissingInputs,
+    NoFailedRevert,
     OrchestratorError,
     ServiceUnavailable,
     WaitTimeout,
 )
+from orchestrator.explain import Explanation, Facts, explain_job
 from orchestrator.registry import FlowInfo, FlowRegistry, flow_inputs
+
+LOG = logging.getLogger(__name__)
 
 JobRecord = persistence.JobRecord
 JobState = persistence.JobState
@@ -42,6 +49,8 @@ TaskHistory = persistence.TaskHistory
 PRIORITIES = persistence.PRIORITIES
 MAX_IDEMPOTENCY_KEY = 255
 MAX_PAGE = 1000
+#: Seconds between two reloads of the flows that an unknown flow name triggers.
+RELOAD_INTERVAL = 10.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,10 @@ class JobHistory:
     record: JobRecord
     tasks: list[TaskHistory]
     passed_over: list[persistence.JobPass] = field(default_factory=list)
+    #: Every attempt, first first; a cut-short one names the step it reached.
+    attempts: list[persistence.AttemptRecord] = field(default_factory=list)
+    #: Ids of the jobs posted as retries of this one.
+    retried_by: list[str] = field(default_factory=list)
 
 
 class Orchestrator:
@@ -96,8 +109,14 @@ class Orchestrator:
         client_name: str = "orchestrator-client",
         close_database: bool = False,
         max_nesting_depth: int = validation.DEFAULT_MAX_NESTING_DEPTH,
+        load_registry: Callable[[], FlowRegistry] | None = None,
     ) -> None:
         self._db = database
+        # A long-lived service (the API) looks again for a flow it does not
+        # know, at most every RELOAD_INTERVAL seconds: it may have been
+        # installed or added since.
+        self._load_registry = load_registry
+        self._reloaded_at = time.monotonic()
         self._max_nesting_depth = max_nesting_depth
         self._registry = registry
         self._board_settings = board_settings
@@ -124,6 +143,7 @@ class Orchestrator:
     # flows -----------------------------------------------------------------
 
     def flows(self) -> list[FlowInfo]:
+        self._reload_if_due()
         return list(self._registry.describe_all())
 
     def validate(self, flow_name: str | None, store: object,
@@ -163,6 +183,8 @@ class Orchestrator:
         elif flow_name is None:
             raise InvalidRequest("name the flow to run, or give a flow document")
         else:
+            if flow_name not in self._registry:
+                self._reload_if_due()
             label, requires = self._registry.shape(flow_name)
             inputs = self._registry.inputs(flow_name)
         missing = requires - set(store)
@@ -224,16 +246,20 @@ class Orchestrator:
             raise ServiceUnavailable(str(exc)) from exc
         return Posted(record, created=True, unused_keys=unused)
 
-    def cancel(self, job_id: str) -> JobRecord:
+    def cancel(self, job_id: str, requested_by: str | None = None) -> JobRecord:
         """Ask for the job to be cancelled; return its record.
 
         A job no conductor has claimed yet is finished REVERTED at once (it
         did nothing). A running job stops at its next task boundary and its
         conductor reverts what it did; a suspended one does so when it is next
         claimed. A finished job cannot be cancelled: ``JobFinished``.
+        ``requested_by`` names who asked (a user, a tool); it is recorded.
         """
         job_id = self.resolve_job_id(job_id)
-        record = self._lifecycle.request_cancel(job_id)
+        if requested_by is not None:
+            validation.check_text(requested_by, "the requester's name")
+            requested_by = requested_by[:255]
+        record = self._lifecycle.request_cancel(job_id, requested_by)
         if record is None:
             with self._db.session() as session:
                 existing = persistence.get_job(session, job_id)
@@ -241,6 +267,69 @@ class Orchestrator:
                 raise JobNotFound(job_id)
             raise JobFinished(job_id, existing.state.value)
         return record
+
+    def retry(self, job_id: str) -> Posted:
+        """Post a new job with the finished job's flow (or document), store and
+        priority, linked to it (``retry_of``; the original lists it in
+        ``retried_by``). ``JobNotFinished`` for a job that has not finished."""
+        record = self.get_job(job_id)
+        if not record.is_terminal:
+            raise JobNotFinished(record.id, record.state.value, "retried")
+        flow = None if record.document is not None else record.flow_name
+        name, label, _unused = self.validate(flow, record.store, record.document,
+                                             priority=record.priority)
+        try:
+            posted = self._lifecycle.post(
+                self._jobboard(), flow_name=name, flow_label=label, store=record.store,
+                priority=record.priority, document=record.document, retry_of=record.id)
+        except jobs.JobsError as exc:
+            raise ServiceUnavailable(str(exc)) from exc
+        return Posted(posted, created=True)
+
+    def resume_revert(self, job_id: str, requested_by: str | None = None) -> JobRecord:
+        """Reopen a job that ended FAILED because a task's revert raised, once its
+        cause is fixed: the same job is posted again and a conductor reverts
+        that task again, then the rest, last first; nothing executes again.
+        ``NoFailedRevert`` (409) for a job that is not FAILED, or failed otherwise.
+        """
+        record = self.get_job(job_id)
+        if requested_by is not None:
+            validation.check_text(requested_by, "the requester's name")
+            requested_by = requested_by[:255]
+        if record.state is not JobState.FAILED:
+            raise NoFailedRevert(record.id, f"it is {record.state.value}, not FAILED")
+        board = self._jobboard()
+        if not revert_resume.request(self._db, record.flow_detail_id, requested_by,
+                                     datetime.now(UTC)):
+            raise NoFailedRevert(record.id, "no task's revert failed; retry it instead")
+        try:
+            reopened = self._lifecycle.reopen_revert(board, record.id, requested_by)
+        except jobs.JobsError as exc:
+            raise ServiceUnavailable(str(exc)) from exc
+        if reopened is None:
+            raise NoFailedRevert(record.id, "it is no longer FAILED (resumed already?)")
+        return reopened
+
+    def explain(self, job_id: str) -> Explanation:
+        """Why the job is, or is not, running now (see ``orchestrator.explain``)."""
+        record = self.get_job(job_id)
+        conductors: list[jobs.ConductorInfo] | None = None
+        board_error = None
+        if not record.is_terminal:
+            try:
+                conductors = self._jobboard().alive_conductors()
+            except (jobs.JobsError, ServiceUnavailable) as exc:
+                board_error = f"ZooKeeper cannot say which conductors are alive: {exc}"
+        with self._db.session() as session:
+            facts = Facts(
+                record=record, attempts=persistence.job_attempts(session, record.id),
+                passes=persistence.job_passes(session, record.id),
+                conductors=conductors, board_error=board_error,
+                running_by_owner=persistence.running_by_owner(session),
+                ahead=0 if record.is_terminal else persistence.waiting_ahead(session,
+                                                                             record),
+                now=datetime.now(UTC))
+        return explain_job(facts)
 
     def conductors(self) -> list[ConductorStatus]:
         """The conductors alive now (registered in ZooKeeper), by name."""
@@ -295,9 +384,12 @@ class Orchestrator:
         record = self.get_job(job_id)
         with self._db.session() as session:
             passes = persistence.job_passes(session, record.id)
-        return JobHistory(record=record,
-                          tasks=persistence.job_tasks(self._db, record.flow_detail_id),
-                          passed_over=passes)
+            attempts = persistence.job_attempts(session, record.id)
+            retried_by = persistence.retries_of(session, record.id)
+        tasks = persistence.job_tasks(self._db, record.flow_detail_id)
+        return JobHistory(record=record, tasks=tasks, passed_over=passes,
+                          attempts=[_with_step(a, tasks) for a in attempts],
+                          retried_by=retried_by)
 
     def list_jobs(self, *, states: Collection[JobState] | None = None,
                   flow_name: str | None = None, since: datetime | None = None,
@@ -365,6 +457,16 @@ class Orchestrator:
 
     # internals -------------------------------------------------------------
 
+    def _reload_if_due(self) -> None:
+        if (self._load_registry is None
+                or time.monotonic() - self._reloaded_at < RELOAD_INTERVAL):
+            return
+        self._reloaded_at = time.monotonic()
+        try:
+            self._registry = self._load_registry()
+        except Exception:  # noqa: BLE001 - keep serving the flows loaded before
+            LOG.exception("Reloading the flows failed; keeping those loaded before")
+
     def _jobboard(self) -> jobs.Board:
         with self._board_lock:
             return self._open_jobboard()
@@ -404,6 +506,25 @@ class Orchestrator:
 
 
 CANCELLED_BEFORE_START = jobs.CANCELLED_BEFORE_START
+
+
+def _with_step(attempt: persistence.AttemptRecord,
+               tasks: list[TaskHistory]) -> persistence.AttemptRecord:
+    """The attempt, naming the last step it started if its record does not.
+
+    Read from the tasks' times: a step started within the attempt's span.
+    Only a task's last run is kept, so a step run again later is credited to
+    the later attempt.
+    """
+    if attempt.step is not None:
+        return attempt
+    end = attempt.ended_at or datetime.max.replace(tzinfo=UTC)
+    started = [(when, task.name) for task in tasks
+               for when in (task.execute_started_at, task.revert_started_at)
+               if when is not None and attempt.started_at <= when <= end]
+    if not started:
+        return attempt
+    return dataclasses.replace(attempt, step=max(started)[1])
 
 
 def _check_idempotency_key(key: object) -> None:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from oslo_config import cfg
 
-from jobs import JobboardSettings
+from jobs import JobboardSettings, RetentionSettings
 from orchestrator.commands.runner import RunnerSettings
 from orchestrator.conductor import ConductorSettings
+from orchestrator.healthserver import HealthEndpoint
 from orchestrator.registry import FlowRegistry
 
 
@@ -49,8 +50,15 @@ def jobboard_settings(conf: cfg.ConfigOpts) -> JobboardSettings:
     )
 
 
-def flow_registry(conf: cfg.ConfigOpts) -> FlowRegistry:
-    """Flows of the orchestrator.flows entry points plus the configured documents."""
+def flow_registry(conf: cfg.ConfigOpts, *, fresh: bool = False) -> FlowRegistry:
+    """Flows of the orchestrator.flows entry points plus the configured documents.
+
+    ``fresh`` looks again at what is installed (a reload), past the caches.
+    """
+    if fresh:
+        from orchestrator import plugins
+
+        plugins.forget_installed()
     registry = FlowRegistry.from_entry_points()
     if conf.flows.directory:
         # Imported here: only deployments with flow documents load the catalog.
@@ -76,6 +84,20 @@ def default_conductor_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+def retention_settings(conf: cfg.ConfigOpts) -> RetentionSettings:
+    group = conf.retention
+    return RetentionSettings(max_age=group.max_age_days * 86400.0,
+                             batch_size=group.batch_size, interval=group.interval)
+
+
+def conductor_endpoint(conf: cfg.ConfigOpts) -> HealthEndpoint | None:
+    """Where the conductor serves metrics and health, or None ([conductor] metrics_port 0)."""
+    group = conf.conductor
+    if not group.metrics_port:
+        return None
+    return HealthEndpoint(host=group.metrics_host, port=group.metrics_port)
+
+
 def conductor_settings(conf: cfg.ConfigOpts, name: str | None = None) -> ConductorSettings:
     group = conf.conductor
     return ConductorSettings(
@@ -88,4 +110,5 @@ def conductor_settings(conf: cfg.ConfigOpts, name: str | None = None) -> Conduct
         retry_delay=group.retry_delay,
         cancel_check_interval=group.cancel_check_interval,
         reconcile_interval=group.reconcile_interval,
+        retention=retention_settings(conf),
     )

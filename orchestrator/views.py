@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from orchestrator.explain import Explanation
 from orchestrator.registry import FlowInfo
 from orchestrator.service import ConductorStatus, JobHistory, JobRecord, TaskFailure, TaskHistory
+from persistence import AttemptRecord
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -41,6 +43,9 @@ def job_dict(record: JobRecord) -> dict[str, Any]:
         "priority": record.priority,
         "idempotency_key": record.idempotency_key,
         "cancel_requested_at": _ts(record.cancel_requested_at),
+        "cancel_requested_by": record.cancel_requested_by,
+        "cancelled": record.cancelled,
+        "retry_of": record.retry_of,
         "document": record.document,
         "logbook_id": record.logbook_id,
         "flow_detail_id": record.flow_detail_id,
@@ -56,6 +61,16 @@ def job_summary_dict(record: JobRecord) -> dict[str, Any]:
         "updated_at": _ts(record.updated_at),
         "duration": duration_between(record.started_at, record.finished_at),
     }
+
+
+#: The failure a cancelled job's next task is given (``orchestrator.engines``);
+#: named here so that showing a job does not import the engines.
+CANCELLATION_TYPE = "orchestrator.engines.JobCancelled"
+
+
+def is_cancellation(failure: TaskFailure | None) -> bool:
+    """Whether the failure only says that the job was cancelled before the task."""
+    return failure is not None and failure.type == CANCELLATION_TYPE
 
 
 def failure_dict(failure: TaskFailure | None, *, traceback: bool) -> dict[str, Any] | None:
@@ -95,13 +110,35 @@ def history_dict(history: JobHistory, *, traceback: bool = False) -> dict[str, A
         "tasks": [task_dict(t, traceback=traceback) for t in history.tasks],
         "passed_over": [{"conductor": p.conductor, "reason": p.reason,
                          "passed_at": _ts(p.passed_at)} for p in history.passed_over],
+        "attempt_history": [attempt_dict(a) for a in history.attempts],
+        "retried_by": list(history.retried_by),
     }
+
+
+def attempt_dict(attempt: AttemptRecord) -> dict[str, Any]:
+    return {"number": attempt.number, "conductor": attempt.conductor,
+            "started_at": _ts(attempt.started_at), "ended_at": _ts(attempt.ended_at),
+            "duration": duration_between(attempt.started_at, attempt.ended_at),
+            "outcome": None if attempt.outcome is None else attempt.outcome.value,
+            "job_state": attempt.job_state, "step": attempt.step,
+            "detail": attempt.detail}
+
+
+def explanation_dict(explanation: Explanation) -> dict[str, Any]:
+    holder = explanation.holder
+    return {"job_id": explanation.job_id, "state": explanation.state,
+            "summary": explanation.summary, "reasons": list(explanation.reasons),
+            "holder": None if holder is None else {
+                "conductor": holder.conductor, "since": _ts(holder.since),
+                "alive": holder.alive},
+            "next_attempt_at": _ts(explanation.next_attempt_at)}
 
 
 def flow_dict(info: FlowInfo) -> dict[str, Any]:
     return {"name": info.name, "description": info.description,
             "requires": sorted(info.requires), "optional": sorted(info.optional),
-            "provides": sorted(info.provides)}
+            "provides": sorted(info.provides), "document": info.document,
+            "source": info.source}
 
 
 def conductor_dict(status: ConductorStatus) -> dict[str, Any]:

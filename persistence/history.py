@@ -75,6 +75,19 @@ class TaskHistory:
         return _seconds(self.revert_started_at, self.revert_finished_at)
 
 
+def read_flow_detail(database: Database, flow_detail_id: str) -> Any | None:
+    """TaskFlow's flow detail with its atoms, or None if there is none."""
+    connection = database.taskflow_backend().get_connection()
+    try:
+        return connection.get_flow_details(flow_detail_id)
+    except tf_exc.NotFound:
+        return None
+    except tf_exc.StorageFailure as exc:
+        raise PersistenceError(
+            f"could not read flow detail {flow_detail_id}: {exc}", retryable=True,
+        ) from exc
+
+
 def job_tasks(database: Database, flow_detail_id: str) -> list[TaskHistory]:
     """The tasks of the flow detail in execution order; never-run tasks last.
 
@@ -83,16 +96,9 @@ def job_tasks(database: Database, flow_detail_id: str) -> list[TaskHistory]:
     (or that does not exist) has no tasks. Retry atoms are not tasks and are
     left out.
     """
-    connection = database.taskflow_backend().get_connection()
-    try:
-        flow_detail = connection.get_flow_details(flow_detail_id)
-    except tf_exc.NotFound:
+    flow_detail = read_flow_detail(database, flow_detail_id)
+    if flow_detail is None:
         return []
-    except tf_exc.StorageFailure as exc:
-        raise PersistenceError(
-            f"could not read the tasks of flow detail {flow_detail_id}: {exc}",
-            retryable=True,
-        ) from exc
     tasks = [
         task_history(atom)
         for atom in flow_detail

@@ -76,6 +76,9 @@ class JobRow(Base):
         Index("ix_orchestrator_jobs_flow_name_created_at", "flow_name", "created_at"),
         # NULLs never collide: only jobs posted with a key are unique by it.
         Index("ix_orchestrator_jobs_idempotency_key", "idempotency_key", unique=True),
+        Index("ix_orchestrator_jobs_retry_of", "retry_of"),
+        # Retention deletes finished jobs by age.
+        Index("ix_orchestrator_jobs_finished_at", "finished_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -112,6 +115,36 @@ class JobRow(Base):
     lost_streak: Mapped[int] = mapped_column(
         Integer, nullable=False, default=0, server_default=text("0")
     )
+    # Who or what asked for the cancellation (a user, "api", a schedule...).
+    cancel_requested_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The job this one retries (posted again with the same flow and store).
+    retry_of: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class AttemptRow(Base):
+    """One attempt at a job: the claim that started it, and how it ended.
+
+    ``number`` is the job's ``attempts`` count that the claim set. A row
+    without ``ended_at`` is the attempt running now, or one whose conductor
+    was lost and not yet noticed.
+    """
+
+    __tablename__ = "orchestrator_attempts"
+
+    job_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("orchestrator_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conductor: Mapped[str] = mapped_column(String(255), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # An ``AttemptOutcome`` value; NULL while the attempt runs.
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The job's state when the attempt ended (SUCCESS, SUSPENDED, POSTED...).
+    job_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The last step the attempt started (the one it was in, if it was cut short).
+    step: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class JobPassRow(Base):

@@ -59,10 +59,54 @@ class JobRecord:
     claim_epoch: int = 0
     not_before: datetime | None = None
     lost_streak: int = 0
+    cancel_requested_by: str | None = None
+    retry_of: str | None = None
 
     @property
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_STATES
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the job ended because it was cancelled (its steps reverted)."""
+        return self.cancel_requested_at is not None and self.state is JobState.REVERTED
+
+    @property
+    def quarantined(self) -> bool:
+        """Whether the job was failed for killing or losing its conductor repeatedly."""
+        return (self.state is JobState.FAILED
+                and (self.last_error or "").startswith(QUARANTINED))
+
+
+#: How a quarantined job's ``last_error`` begins.
+QUARANTINED = "quarantined after"
+
+
+class AttemptOutcome(enum.StrEnum):
+    """How an attempt ended; persisted in ``orchestrator_attempts.outcome``."""
+
+    FINISHED = "finished"            # the flow ended: SUCCESS, REVERTED or FAILED
+    CANCELLED = "cancelled"          # the flow was reverted because it was cancelled
+    SUSPENDED = "suspended"          # the conductor stopped; the flow resumes later
+    CONDUCTOR_LOST = "conductor_lost"  # killed, frozen, or its session expired
+    STORAGE_ERROR = "storage_error"  # the database failed; handed back with backoff
+    ERROR = "error"                  # an unexpected error in the run itself
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt at a job; ``outcome`` is None while it runs (or until its
+    conductor's loss is noticed)."""
+
+    job_id: str
+    number: int
+    conductor: str
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: AttemptOutcome | None
+    job_state: str | None
+    step: str | None
+    detail: str | None
 
 
 @dataclass(frozen=True)

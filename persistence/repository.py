@@ -22,19 +22,37 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from persistence.models import JobPassRow, JobRow
-from persistence.records import JobPass, JobRecord, JobState
+from persistence.models import AttemptRow, JobPassRow, JobRow
+from persistence.records import (
+    PRIORITIES,
+    AttemptOutcome,
+    AttemptRecord,
+    JobPass,
+    JobRecord,
+    JobState,
+)
 
 #: The job table and the table of conductors that passed a job over.
 JOBS = cast(Table, JobRow.__table__)
 PASSES = cast(Table, JobPassRow.__table__)
+#: One row per attempt (claim) of a job.
+ATTEMPTS = cast(Table, AttemptRow.__table__)
 _jobs = JOBS
 _c = _jobs.c
 
 
+def cancel_requested_by(session: Session, job_id: str) -> str | None:
+    """Who asked for the job's cancellation ("" if nobody was named), or None if
+    nobody did."""
+    stmt = select(_c.cancel_requested_at, _c.cancel_requested_by).where(_c.id == job_id)
+    row = session.execute(stmt).first()
+    if row is None or row[0] is None:
+        return None
+    return row[1] or ""
+
+
 def is_cancel_requested(session: Session, job_id: str) -> bool:
-    stmt = select(_c.cancel_requested_at).where(_c.id == job_id)
-    return session.execute(stmt).scalar() is not None
+    return cancel_requested_by(session, job_id) is not None
 
 
 def get_job(session: Session, job_id: str) -> JobRecord | None:
@@ -129,6 +147,8 @@ def record_from_row(row: Mapping[Any, Any]) -> JobRecord:
         claim_epoch=row["claim_epoch"],
         not_before=row["not_before"],
         lost_streak=row["lost_streak"],
+        cancel_requested_by=row["cancel_requested_by"],
+        retry_of=row["retry_of"],
     )
 
 
@@ -146,3 +166,49 @@ def running_jobs(session: Session, updated_before: datetime) -> list[JobRecord]:
     stmt = select(_jobs).where(_c.state == JobState.RUNNING.value,
                                _c.updated_at < literal(updated_before, _c.updated_at.type))
     return [record_from_row(row) for row in session.execute(stmt).mappings()]
+
+
+def job_attempts(session: Session, job_id: str) -> list[AttemptRecord]:
+    """The job's attempts, first first."""
+    stmt = (select(ATTEMPTS).where(ATTEMPTS.c.job_id == job_id)
+            .order_by(ATTEMPTS.c.number))
+    return [AttemptRecord(job_id=row["job_id"], number=row["number"],
+                          conductor=row["conductor"], started_at=row["started_at"],
+                          ended_at=row["ended_at"],
+                          outcome=None if row["outcome"] is None
+                          else AttemptOutcome(row["outcome"]),
+                          job_state=row["job_state"], step=row["step"],
+                          detail=row["detail"])
+            for row in session.execute(stmt).mappings()]
+
+
+def retries_of(session: Session, job_id: str) -> list[str]:
+    """Ids of the jobs posted as retries of ``job_id``, oldest first."""
+    stmt = (select(_c.id).where(_c.retry_of == job_id)
+            .order_by(_c.created_at, _c.id))
+    return list(session.scalars(stmt))
+
+
+def waiting_ahead(session: Session, record: JobRecord) -> int:
+    """How many waiting jobs a conductor would claim before ``record``: those of a
+    higher priority, then those of its priority posted earlier."""
+    rank = {name: i for i, name in enumerate(PRIORITIES)}
+    mine = rank.get(record.priority, len(PRIORITIES))
+    higher = [p for p in PRIORITIES if rank[p] < mine]
+    created = literal(record.created_at, _c.created_at.type)
+    waiting = [JobState.POSTING.value, JobState.POSTED.value, JobState.SUSPENDED.value]
+    stmt = select(func.count()).where(
+        _c.state.in_(waiting), _c.id != record.id,
+        or_(_c.priority.in_(higher),
+            and_(_c.priority == record.priority, _c.created_at < created)))
+    return int(session.execute(stmt).scalar() or 0)
+
+
+def count_by_state(session: Session) -> dict[JobState, int]:
+    """How many jobs are in each state (states without jobs are left out).
+
+    One ``GROUP BY`` that the index on (state, created_at) answers; the
+    metrics read it at every scrape.
+    """
+    stmt = select(_c.state, func.count()).group_by(_c.state)
+    return {JobState(state): int(count) for state, count in session.execute(stmt)}

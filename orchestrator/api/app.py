@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import persistence
 from orchestrator import errors, views
 from orchestrator.api import schemas
+from orchestrator.api.health import ApiHealth, health_router
 from orchestrator.api.middleware import JsonBodies
 from orchestrator.api.wire import presentable
 from orchestrator.service import JobState, Orchestrator
@@ -66,7 +67,9 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
 )
 
 
-def create_app(service: Orchestrator, settings: ApiSettings) -> FastAPI:
+def create_app(service: Orchestrator, settings: ApiSettings,
+               health: ApiHealth | None = None) -> FastAPI:
+    """The app; with ``health``, also /metrics, /healthz and /readyz."""
     app = FastAPI(
         title="orchestrator",
         summary="Post TaskFlow jobs to conductors and read their history.",
@@ -84,6 +87,10 @@ def create_app(service: Orchestrator, settings: ApiSettings) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _internal_error)
     app.include_router(_api_router(service, settings))
+    if health is not None:
+        # Without the token dependency on purpose: Prometheus and load
+        # balancers carry no token (see orchestrator.api.health).
+        app.include_router(health_router(health))
     _add_pages(app)
     return app
 
@@ -177,12 +184,43 @@ def _api_router(service: Orchestrator, settings: ApiSettings) -> APIRouter:
 
     @router.post("/jobs/{job_id}/cancel", status_code=202, response_model=schemas.Job,
                  responses={404: {"model": schemas.Error}, 409: {"model": schemas.Error}})
-    def cancel_job(job_id: str) -> Any:
+    def cancel_job(job_id: str, body: schemas.CancelRequest | None = None) -> Any:
         """Cancel an unfinished job: it stops at its next task boundary and reverts.
 
         A job no conductor has started is REVERTED at once. A finished job: 409.
         """
-        return presentable(views.job_summary_dict(service.cancel(job_id)))
+        by = body.requested_by if body is not None and body.requested_by else "api"
+        return presentable(views.job_summary_dict(service.cancel(job_id, by)))
+
+    @router.post("/jobs/{job_id}/retry", status_code=201, response_model=schemas.Job,
+                 responses={202: {"model": schemas.Job,
+                                  "description": "The revert resumed (resume_revert)."},
+                            404: {"model": schemas.Error}, 409: {"model": schemas.Error},
+                            503: {"model": schemas.Error}})
+    def retry_job(job_id: str, response: Response,
+                  body: schemas.RetryRequest | None = None) -> Any:
+        """Post a new job with a finished job's flow, document, store and priority.
+
+        The new job's retry_of names the original, whose retried_by lists it.
+        An unfinished job: 409. With {"resume_revert": true}: 202 and the same
+        job, reopened to resume its failed revert; a job that is not FAILED
+        because a revert failed: 409.
+        """
+        if body is not None and body.resume_revert:
+            response.status_code = 202
+            record = service.resume_revert(job_id, body.requested_by or "api")
+            return presentable(views.job_summary_dict(record))
+        if body is not None and body.requested_by is not None:
+            raise errors.InvalidRequest("requested_by goes with resume_revert")
+        posted = service.retry(job_id)
+        response.headers["Location"] = f"{PREFIX}/jobs/{posted.record.id}"
+        return presentable(views.job_summary_dict(posted.record))
+
+    @router.get("/jobs/{job_id}/explain", response_model=schemas.Explanation,
+                responses={404: {"model": schemas.Error}})
+    def explain_job(job_id: str) -> Any:
+        """Why the job is, or is not, running now, and who holds it."""
+        return presentable(views.explanation_dict(service.explain(job_id)))
 
     @router.get("/flows", response_model=schemas.FlowList)
     def list_flows() -> Any:
@@ -212,6 +250,14 @@ def _add_pages(app: FastAPI) -> None:
     @app.get("/jobs/{job_id}", include_in_schema=False)
     def job_page(job_id: str) -> FileResponse:
         return FileResponse(STATIC_DIR / "job.html")
+
+    @app.get("/conductors", include_in_schema=False)
+    def conductors_page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "conductors.html")
+
+    @app.get("/flows", include_in_schema=False)
+    def flows_page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "flows.html")
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -86,6 +86,10 @@ class Job(BaseModel):
     duration: float | None
     last_error: str | None
     cancel_requested_at: str | None
+    cancel_requested_by: str | None = Field(description="Who asked for the cancellation.")
+    cancelled: bool = Field(description="The job ended because it was cancelled: its "
+                            "steps were reverted. Not a failure.")
+    retry_of: str | None = Field(description="The job this one retries.")
     store: dict[str, Any]
     document: dict[str, Any] | None
     logbook_id: str
@@ -101,9 +105,66 @@ class PassedOver(BaseModel):
     passed_at: str
 
 
+class Attempt(BaseModel):
+    """One attempt at the job: the claim that started it and how it ended."""
+
+    number: int
+    conductor: str
+    started_at: str
+    ended_at: str | None
+    duration: float | None
+    outcome: Literal["finished", "cancelled", "suspended", "conductor_lost",
+                     "storage_error", "error"] | None = Field(
+        description="null while the attempt runs (or until its conductor's loss is "
+        "noticed).")
+    job_state: str | None = Field(description="The job's state when the attempt ended.")
+    step: str | None = Field(description="The last step the attempt started.")
+    detail: str | None
+
+
 class JobWithTasks(Job):
     tasks: list[Task]
     passed_over: list[PassedOver]
+    attempt_history: list[Attempt]
+    retried_by: list[str] = Field(description="Jobs posted as retries of this one.")
+
+
+class Holder(BaseModel):
+    conductor: str
+    since: str
+    alive: bool | None = Field(description="Whether that conductor is alive now; "
+                               "null when ZooKeeper could not say.")
+
+
+class Explanation(BaseModel):
+    """Why the job is, or is not, running now."""
+
+    job_id: str
+    state: State
+    summary: str
+    reasons: list[str]
+    holder: Holder | None
+    next_attempt_at: str | None = Field(
+        description="When a conductor may claim it again (backing off); null: now.")
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requested_by: str | None = Field(
+        None, min_length=1, max_length=255,
+        description="Who asks (recorded on the job); 'api' when not given.")
+
+
+class RetryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resume_revert: bool = Field(
+        False, description="Resume the job's failed revert instead of posting a new job.")
+    requested_by: str | None = Field(
+        None, min_length=1, max_length=255,
+        description="With resume_revert: who asks (recorded on the job); 'api' when "
+                    "not given.")
 
 
 class JobList(BaseModel):
@@ -118,6 +179,10 @@ class Flow(BaseModel):
     requires: list[str]
     optional: list[str]
     provides: list[str]
+    document: dict[str, Any] | None = Field(
+        description="The declarative document behind the flow; null for a Python flow.")
+    source: str | None = Field(
+        description="The document's file, or the Python factory as module:name.")
 
 
 class FlowList(BaseModel):

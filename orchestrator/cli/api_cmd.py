@@ -6,9 +6,11 @@ import click
 
 from orchestrator import httpserver
 from orchestrator.api import OPENAPI_URL, ApiSettings, create_app
+from orchestrator.api.health import ApiHealth
 from orchestrator.cli.context import AppContext, with_app
 from orchestrator.errors import InvalidRequest
 from orchestrator.service import check_schema
+from orchestrator.settings import jobboard_settings
 
 LOG = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ def api(app: AppContext, host: str | None, port: int | None) -> None:
     GET  /v1/flows                 registered flows and their inputs
     GET  /v1/conductors            conductors alive now
     GET  /v1/openapi.json          the OpenAPI document
+    GET  /metrics                  Prometheus metrics (no token needed)
+    GET  /healthz  /readyz         liveness and readiness (no token needed)
 
     Requests need 'Authorization: Bearer <token>' with one of [api] tokens,
     unless [api] auth_strategy = noauth. SIGTERM or Ctrl-C stops it (exit 0).
@@ -59,8 +63,10 @@ def api(app: AppContext, host: str | None, port: int | None) -> None:
     if not settings.auth:
         LOG.warning("[api] auth_strategy is noauth: anyone who reaches %s can post "
                     "and cancel jobs", httpserver.url(listen_host, listen_port))
+    health = ApiHealth(app.database, jobboard_settings(app.conf))
     try:
-        httpserver.serve(create_app(service, settings), listen_host, listen_port,
+        httpserver.serve(create_app(service, settings, health), listen_host, listen_port,
                          name="API", what=f"the web page and the API ({OPENAPI_URL})")
     finally:
+        health.close()
         service.close()

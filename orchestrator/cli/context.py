@@ -78,7 +78,9 @@ class AppContext:
 
         return Orchestrator(self.database, self.registry,
                             settings.jobboard_settings(self.conf),
-                            max_nesting_depth=self.conf.api.max_nesting_depth)
+                            max_nesting_depth=self.conf.api.max_nesting_depth,
+                            load_registry=lambda: settings.flow_registry(self.conf,
+                                                                         fresh=True))
 
     def close(self) -> None:
         if self._database is not None:

@@ -7,6 +7,8 @@ time these commands print.
 
 from __future__ import annotations
 
+import getpass
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -14,9 +16,10 @@ import click
 from rich.text import Text
 
 from orchestrator.cli import progress, render
-from orchestrator.cli.context import AppContext, with_app
+from orchestrator.cli.context import AppContext, again, with_app
 from orchestrator.cli.render import history_json, history_view, jobs_json, jobs_table
-from orchestrator.service import JobState
+from orchestrator.service import JobRecord, JobState, Orchestrator
+from orchestrator.views import explanation_dict
 
 _RELATIVE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -77,7 +80,10 @@ class StateChoice(click.Choice):  # unsubscripted: click 8.1's Choice is not gen
 
 @click.group()
 def jobs() -> None:
-    """Inspect jobs: list them, show what happened to one, watch or cancel one."""
+    """Inspect jobs: list, show, explain, watch, cancel or retry one.
+
+    JOB is a job's id, or the start of one that no other id shares.
+    """
 
 
 @jobs.command("list")
@@ -149,17 +155,109 @@ def watch(app: AppContext, job_id: str, timeout: float | None) -> None:
               help="Follow the job until it has reverted, showing progress on stderr.")
 @click.option("--timeout", type=click.FloatRange(min=0), default=None,
               help="With --wait: give up after this many seconds (exit 1).")
+@click.option("--by", "requested_by", metavar="NAME",
+              help="Who asks, recorded on the job (default: your user name).")
 @with_app
-def cancel(app: AppContext, job_id: str, wait: bool, timeout: float | None) -> None:
+def cancel(app: AppContext, job_id: str, wait: bool, timeout: float | None,
+           requested_by: str | None) -> None:
     """Cancel JOB: it stops at its next task boundary and reverts what it did.
 
     A job no conductor has started ends REVERTED at once. Cancelling a job that
     has already finished is an error (exit 2). Prints the job's state.
     """
     with app.orchestrator() as orch:
-        record = orch.cancel(job_id)
+        record = orch.cancel(job_id, requested_by or _user())
         if wait and not record.is_terminal:
             record = progress.watch(orch, job_id, timeout=timeout)
     click.echo(record.state.value)
     if not record.is_terminal:
         click.echo("  cancel requested: the job reverts after its current task", err=True)
+
+
+@jobs.command()
+@click.argument("job_id", metavar="JOB")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@with_app
+def explain(app: AppContext, job_id: str, as_json: bool) -> None:
+    """Say why JOB is, or is not, running now, and who holds it since when.
+
+    For instance: no conductor is alive; no live conductor has its flow; every
+    slot is busy, with N jobs ahead of it; backing off after a failed attempt;
+    quarantined; cancelled.
+    """
+    with app.orchestrator() as orch:
+        explanation = orch.explain(job_id)
+    if as_json:
+        click.echo(json.dumps(explanation_dict(explanation), indent=2, sort_keys=True))
+        return
+    render.console().print(render.explanation_view(explanation))
+
+
+@jobs.command()
+@click.argument("job_id", metavar="JOB")
+@click.option("--wait", is_flag=True,
+              help="Follow the new job until it ends, showing progress on stderr.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None,
+              help="With --wait: give up after this many seconds (exit 1).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the new job's record as JSON.")
+@click.option("--resume-revert", is_flag=True,
+              help="Instead, resume the failed revert of JOB (FAILED because a task's "
+                   "revert raised), once its cause is fixed.")
+@click.option("--by", "requested_by", metavar="NAME",
+              help="With --resume-revert: who asks, recorded on the job (default: "
+                   "your user name).")
+@with_app
+def retry(app: AppContext, job_id: str, wait: bool, timeout: float | None,
+          as_json: bool, resume_revert: bool, requested_by: str | None) -> None:
+    """Post JOB again: a new job with the same flow, document, store and priority.
+
+    JOB must have finished. The new job names JOB as the one it retries, and
+    'jobs show JOB' lists its retries. Prints the new job's id.
+
+    With --resume-revert, JOB itself goes on instead: the task whose revert
+    failed is reverted again, then the tasks before it, last first; nothing
+    is executed again. Prints JOB's id; with --wait, exit 0 once it is REVERTED.
+    """
+    if resume_revert:
+        _resume_revert(app, job_id, wait, timeout, as_json, requested_by or _user())
+        return
+    if requested_by is not None:
+        raise click.UsageError("--by goes with --resume-revert")
+    with app.orchestrator() as orch:
+        record = orch.retry(job_id).record
+        _follow(orch, record, f"retry of {record.retry_of}", JobState.SUCCESS, wait=wait,
+                timeout=timeout, as_json=as_json)
+
+
+def _resume_revert(app: AppContext, job_id: str, wait: bool, timeout: float | None,
+                   as_json: bool, requested_by: str) -> None:
+    with app.orchestrator() as orch:
+        record = orch.resume_revert(job_id, requested_by)
+        _follow(orch, record, "revert resumed", JobState.REVERTED, wait=wait,
+                timeout=timeout, as_json=as_json)
+
+
+def _follow(orch: Orchestrator, record: JobRecord, what: str, hoped: JobState, *,
+            wait: bool, timeout: float | None, as_json: bool) -> None:
+    """Print the job (its id, or its record as JSON) and how to follow it; with
+    ``wait``, follow it and exit 1 unless it ends ``hoped``."""
+    if as_json:
+        click.echo(history_json(orch.job_history(record.id)))
+    else:
+        click.echo(record.id)
+        click.echo(f"  {what}; follow it with: {again('jobs', 'watch', record.id)}",
+                   err=True)
+    if wait:
+        final = progress.watch(orch, record.id, timeout=timeout)
+        if not as_json:
+            click.echo(final.state.value)
+        if final.state is not hoped:
+            raise SystemExit(1)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"

@@ -16,10 +16,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from orchestrator.explain import Explanation
 from orchestrator.service import JobHistory, JobRecord, TaskHistory
 from orchestrator.views import (
     duration_between,
     history_dict,
+    is_cancellation,
     job_dict,
     job_summary_dict,
 )
@@ -37,6 +39,7 @@ STATE_STYLES = {
     "FAILED": "bold red",
     "FAILURE": "bold red",
     "REVERT_FAILURE": "bold red",
+    "CANCELLED": "yellow",
 }
 
 _RESULT_WIDTH = 60
@@ -80,6 +83,11 @@ def state_text(state: str) -> Text:
     return Text(state, style=STATE_STYLES.get(state, ""))
 
 
+def job_state_text(record: JobRecord) -> Text:
+    """The job's state; a job reverted because it was cancelled shows CANCELLED."""
+    return state_text("CANCELLED" if record.cancelled else record.state.value)
+
+
 def human_duration(seconds: float | None) -> str:
     """``2 ms``, ``1.25 s``, ``3m 04s``, ``2h 05m``; empty when unknown."""
     if seconds is None:
@@ -121,7 +129,7 @@ def jobs_table(records: Sequence[JobRecord]) -> Table:
     table.add_column("took", justify="right", no_wrap=True)
     for r in records:
         table.add_row(
-            Text(r.id), Text(r.flow_name), state_text(r.state.value), str(r.attempts),
+            Text(r.id), Text(r.flow_name), job_state_text(r), str(r.attempts),
             Text(r.owner or ""), _when(r.created_at),
             human_duration(duration_between(r.started_at, r.finished_at)),
         )
@@ -142,7 +150,10 @@ def _span(start: datetime | None, end: datetime | None, running: str) -> Text:
 
 def _outcome(task: TaskHistory) -> Text:
     text = Text()
-    if task.failure is not None:
+    if is_cancellation(task.failure):
+        assert task.failure is not None
+        text.append(f"not run: {task.failure.message}", style="yellow")
+    elif task.failure is not None:
         text.append(f"{task.failure.type}: {task.failure.message}", style="red")
     if task.revert_failure is not None:
         if text:
@@ -184,7 +195,7 @@ def job_panel(record: JobRecord) -> Table:
     rows: list[tuple[str, Text | str]] = [
         ("job", Text(record.id)),
         ("flow", Text(record.flow_name)),
-        ("state", state_text(record.state.value)),
+        ("state", job_state_text(record)),
         ("owner", Text(record.owner or "")),
         ("attempts", str(record.attempts)),
         ("created", _when_utc(record.created_at)),
@@ -193,20 +204,57 @@ def job_panel(record: JobRecord) -> Table:
         ("took", human_duration(duration_between(record.started_at, record.finished_at))),
         ("store", Text(json.dumps(record.store, sort_keys=True))),
     ]
-    if record.last_error:
+    if record.cancelled:
+        rows.append(("cancelled", Text(record.last_error or "cancelled", style="yellow")))
+    elif record.last_error:
         rows.append(("error", Text(record.last_error, style="red")))
+    if record.retry_of:
+        rows.append(("retry of", Text(record.retry_of)))
     for key, value in rows:
         grid.add_row(key, value)
     return grid
 
 
+def attempts_table(history: JobHistory) -> Table:
+    """Each attempt: its conductor, when, how long, how it ended, the step reached."""
+    table = Table(title="attempts")
+    table.add_column("#", justify="right")
+    table.add_column("conductor", overflow="fold")
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("took", justify="right", no_wrap=True)
+    table.add_column("outcome")
+    table.add_column("step reached", overflow="fold")
+    table.add_column("detail", overflow="fold")
+    for a in history.attempts:
+        outcome = a.outcome.value.replace("_", " ") if a.outcome else "running"
+        if a.outcome is not None and a.job_state:
+            outcome += f" ({a.job_state})"
+        table.add_row(str(a.number), Text(a.conductor), _when(a.started_at),
+                      human_duration(duration_between(a.started_at, a.ended_at)),
+                      Text(outcome, style=_OUTCOME_STYLES.get(
+                          a.outcome.value if a.outcome else "", "cyan")),
+                      Text(a.step or ""), Text(a.detail or "", style="dim"))
+    return table
+
+
+_OUTCOME_STYLES = {"finished": "", "cancelled": "yellow", "suspended": "magenta",
+                   "conductor_lost": "red", "storage_error": "red", "error": "red"}
+
+
 def history_view(history: JobHistory, *, traceback: bool = False) -> RenderableType:
     """The job's fields, its tasks and, if asked, the tracebacks of failures."""
-    parts: list[RenderableType] = [job_panel(history.record)]
+    record = history.record
+    parts: list[RenderableType] = [job_panel(record)]
+    if history.retried_by:
+        parts.append(Text("retried by: " + ", ".join(history.retried_by)))
     if history.tasks:
         parts.append(tasks_table(history.tasks))
     else:
-        parts.append(Text("no task has started yet", style="dim"))
+        hint = "" if record.is_terminal else (
+            f"; 'orchestrator jobs explain {record.id[:8]}' says why")
+        parts.append(Text(f"no task has started yet{hint}", style="dim"))
+    if history.attempts:
+        parts.append(attempts_table(history))
     for passed in history.passed_over:
         parts.append(Text(f"passed over by {passed.conductor} at "
                           f"{_when(passed.passed_at)}: {passed.reason}", style="yellow"))
@@ -214,10 +262,24 @@ def history_view(history: JobHistory, *, traceback: bool = False) -> RenderableT
         for task in history.tasks:
             for what, failure in (("execute", task.failure),
                                   ("revert", task.revert_failure)):
-                if failure is None:
+                if failure is None or is_cancellation(failure):
                     continue
                 body = failure.traceback or f"{failure.type}: {failure.message}\n" \
                     "(no traceback was recorded)"
                 parts.append(Panel(Text(body), title=Text(f"{task.name}: {what} failed"),
                                    title_align="left", border_style="red"))
+    return Group(*parts)
+
+
+def explanation_view(explanation: Explanation) -> RenderableType:
+    """The summary, who holds the job, when it may run again, and the details."""
+    parts: list[RenderableType] = [Text(explanation.summary)]
+    holder = explanation.holder
+    if holder is not None:
+        alive = {True: "alive", False: "not alive", None: "liveness unknown"}[holder.alive]
+        parts.append(Text(f"held by: {holder.conductor} ({alive}) since "
+                          f"{_when_utc(holder.since)}"))
+    if explanation.next_attempt_at is not None:
+        parts.append(Text(f"next attempt: {_when_utc(explanation.next_attempt_at)}"))
+    parts += [Text(f"  - {reason}", style="dim") for reason in explanation.reasons]
     return Group(*parts)

@@ -61,10 +61,8 @@ class CommandCatalog:
     @classmethod
     @functools.cache
     def installed(cls) -> CommandCatalog:
-        """The catalog of the installed extensions, read once per process.
-
-        Installing an extension needs a restart anyway, as for flows.
-        """
+        """The catalog of the installed extensions, read once per process (and
+        again after ``forget_installed``)."""
         return cls.from_entry_points()
 
     def names(self) -> list[str]:
@@ -123,3 +121,9 @@ def _installed_extension_classes(namespace: str) -> dict[str, type]:
     for ext in mgr:
         classes[ext.name] = ext.plugin
     return classes
+
+
+def forget_installed() -> None:
+    """Read the installed extensions again at the next look (see orchestrator.plugins)."""
+    CommandCatalog.installed.cache_clear()
+    _installed_extension_classes.cache_clear()

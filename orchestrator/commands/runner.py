@@ -35,15 +35,26 @@ class RunnerSettings:
 _lock = threading.Lock()
 _settings = RunnerSettings()
 _extensions: Mapping[str, Any] | None = None
+_configured_extensions = False
 
 
 def configure(settings: RunnerSettings, extensions: Mapping[str, Any] | None = None) -> None:
     """Set how commands run; ``extensions`` (name -> instance) replaces entry points."""
-    global _settings, _extensions
+    global _settings, _extensions, _configured_extensions
     with _lock:
         _settings = settings
         if extensions is not None:
             _extensions = dict(extensions)
+            _configured_extensions = True
+
+
+def forget_installed() -> None:
+    """Load the installed extensions again when a command next runs, unless they
+    were handed to ``configure``."""
+    global _extensions
+    with _lock:
+        if not _configured_extensions:
+            _extensions = None
 
 
 def runner_settings() -> RunnerSettings:

@@ -18,10 +18,12 @@ from orchestrator.conf import (
     flows,
     jobboard,
     paths,
+    retention,
     standalone,
 )
 
-_MODULES = (paths, jobboard, database, conductor, flows, standalone, agent, api)
+_MODULES = (paths, jobboard, database, conductor, retention, flows, standalone, agent,
+            api)
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

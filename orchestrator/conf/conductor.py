@@ -80,6 +80,20 @@ OPTS = [
         "conductor holds the job on the jobboard (its conductor died and no "
         "other has claimed it yet); such jobs are handed back and say why.",
     ),
+    cfg.PortOpt(
+        "metrics_port",
+        default=0,
+        help="Port on which the conductor serves Prometheus metrics (/metrics), "
+        "liveness (/healthz: its loop goes round) and readiness (/readyz: its "
+        "ZooKeeper session is connected and its database answers). 0 serves "
+        "nothing. Give each conductor on a host its own port.",
+    ),
+    cfg.HostAddressOpt(
+        "metrics_host",
+        default="127.0.0.1",
+        help="Address the metrics_port endpoint listens on; 0.0.0.0 for every "
+        "IPv4 interface (the endpoint has no authentication).",
+    ),
 ]
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import yaml
 from taskflow import flow as tf_flow
 
 from orchestrator.commands import CommandCatalog
@@ -32,7 +35,8 @@ def load_directory(directory: Path, catalog: CommandCatalog
     sources: dict[str, Path] = {}
     for path in sorted(p for p in directory.iterdir() if p.suffix in SUFFIXES):
         try:
-            document = parse_document(path.read_text(), source=str(path))
+            text = path.read_text()
+            document = parse_document(text, source=str(path))
             build_flow(document, catalog)
             if document.name in factories:
                 raise DocumentError(f"{path}: flow {document.name!r} is also defined in "
@@ -40,16 +44,28 @@ def load_directory(directory: Path, catalog: CommandCatalog
         except (DocumentError, OSError, UnicodeDecodeError) as exc:
             LOG.error("Skipping flow document %s: %s", path, exc)
             continue
-        factories[document.name] = _factory(document, catalog)
+        factories[document.name] = DocumentFlow(document, _as_json(text), catalog)
         sources[document.name] = path
         LOG.debug("Loaded flow %s from %s", document.name, path)
     return factories
 
 
-def _factory(document: FlowDocument, catalog: CommandCatalog
-             ) -> Callable[[], tf_flow.Flow]:
-    def make_flow() -> tf_flow.Flow:
-        return build_flow(document, catalog)
+class DocumentFlow:
+    """The factory of a document's flow; it also shows the document and its file."""
 
-    make_flow.__doc__ = document.description or f"Declarative flow from {document.source}"
-    return make_flow
+    def __init__(self, document: FlowDocument, data: dict[str, Any],
+                 catalog: CommandCatalog) -> None:
+        self._document = document
+        self._catalog = catalog
+        self.document = data
+        self.source = document.source
+        self.__doc__ = document.description or f"Declarative flow from {document.source}"
+
+    def __call__(self) -> tf_flow.Flow:
+        return build_flow(self._document, self._catalog)
+
+
+def _as_json(text: str) -> dict[str, Any]:
+    """The (valid) document as JSON data: YAML's dates and the like become strings."""
+    data: dict[str, Any] = json.loads(json.dumps(yaml.safe_load(text), default=str))
+    return data

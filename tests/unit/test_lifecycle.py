@@ -13,7 +13,18 @@ import pytest
 from sqlalchemy import event
 
 from jobs import Claim, Finished, JobLifecycle, NotYet, Policy, Refused
-from persistence import ClaimLost, Database, JobRecord, JobState, get_job, job_passes
+from persistence import (
+    AttemptOutcome as Outcome,
+)
+from persistence import (
+    ClaimLost,
+    Database,
+    JobRecord,
+    JobState,
+    get_job,
+    job_attempts,
+    job_passes,
+)
 from tests.jobrows import insert_job, set_columns
 
 OWNER = "conductor-a"
@@ -58,7 +69,7 @@ def claimed(life: JobLifecycle, job: JobRecord, owner: str = OWNER) -> Claim:
     return outcome
 
 
-def test_a_claim_counts_the_attempt_and_increments_the_epoch_in_one_statement(
+def test_a_claim_counts_the_attempt_and_increments_the_epoch_in_one_update(
         db: Database, life: JobLifecycle) -> None:
     job = insert_job(db)
     statements: list[str] = []
@@ -71,7 +82,9 @@ def test_a_claim_counts_the_attempt_and_increments_the_epoch_in_one_statement(
         first = claimed(life, job)
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
-    assert statements == ["UPDATE"]  # ... RETURNING: no read a rival could slip past
+    # UPDATE ... RETURNING: no read a rival could slip past; then, in the same
+    # transaction, the attempt's own record.
+    assert statements == ["UPDATE", "INSERT"]
     assert (first.record.state, first.record.attempts, first.record.owner) == (
         JobState.RUNNING, 1, OWNER)
     assert first.epoch == first.record.claim_epoch == 1
@@ -249,3 +262,80 @@ def test_a_row_whose_post_was_cut_before_it_noted_its_posting_adopts_it(
     # From then on it is that posting's: another one naming the job is refused.
     other = life.claim(job.id, "0b8f6a34-0000-4000-8000-00000000000a", OWNER)
     assert isinstance(other, Refused)
+
+
+def attempts_of(db: Database, job_id: str) -> list[tuple[Any, ...]]:
+    with db.session() as session:
+        return [(a.number, a.conductor, a.outcome and a.outcome.value, a.job_state,
+                 a.ended_at is not None) for a in job_attempts(session, job_id)]
+
+
+def test_each_attempt_is_kept_with_its_conductor_and_how_it_ended(
+        db: Database, life: JobLifecycle, clock: Clock) -> None:
+    job = insert_job(db)
+    claimed(life, job, "conductor-a")                  # dies without a word
+    clock.advance(1)
+    second = claimed(life, job, "conductor-b")         # notices, takes over
+    assert attempts_of(db, job.id)[0] == (1, "conductor-a", "conductor_lost", "POSTED",
+                                          True)
+    clock.advance(1)
+    life.release(second, JobState.SUSPENDED)           # conductor-b stops
+    clock.advance(1)
+    third = claimed(life, job, "conductor-c")
+    assert attempts_of(db, job.id)[-1] == (3, "conductor-c", None, None, False)  # running
+    life.request_cancel(job.id, "alice")
+    clock.advance(1)
+    life.finish(third, JobState.REVERTED, "cancelled by alice", Outcome.CANCELLED)
+    assert attempts_of(db, job.id) == [
+        (1, "conductor-a", "conductor_lost", "POSTED", True),
+        (2, "conductor-b", "suspended", "SUSPENDED", True),
+        (3, "conductor-c", "cancelled", "REVERTED", True),
+    ]
+    with db.session() as session:
+        first, *_rest, last = job_attempts(session, job.id)
+    assert first.detail == "conductor conductor-a was lost before its first step (attempt 1)"
+    assert last.started_at == clock.now - timedelta(seconds=1)
+    assert last.ended_at == clock.now
+
+
+def test_the_first_canceller_is_the_one_recorded(db: Database, life: JobLifecycle) -> None:
+    job = insert_job(db)
+    first = claimed(life, job)
+    life.request_cancel(job.id, "alice")
+    life.request_cancel(job.id, "bob")
+    record = fetch(db, job.id)
+    assert record.cancel_requested_by == "alice"
+    finished = life.finish(first, JobState.REVERTED, "cancelled by alice")
+    assert finished.cancelled and not fetch(db, job.id).quarantined
+
+
+def test_a_stale_owner_cannot_end_the_new_owners_attempt(
+        db: Database, life: JobLifecycle) -> None:
+    job = insert_job(db)
+    stale = claimed(life, job, "conductor-a")
+    claimed(life, job, "conductor-b")
+    with pytest.raises(ClaimLost):
+        life.finish(stale, JobState.SUCCESS)
+    assert attempts_of(db, job.id) == [(1, "conductor-a", "conductor_lost", "POSTED", True),
+                                       (2, "conductor-b", None, None, False)]
+
+
+def test_an_undone_attempt_leaves_no_record_and_its_number_is_used_again(
+        db: Database, life: JobLifecycle) -> None:
+    job = insert_job(db)
+    life.release(claimed(life, job, "conductor-a"), undo_attempt=True)
+    assert attempts_of(db, job.id) == []
+    claimed(life, job, "conductor-b")
+    assert attempts_of(db, job.id) == [(1, "conductor-b", None, None, False)]
+
+
+def test_a_quarantined_jobs_last_attempt_ends_as_a_lost_conductor(
+        db: Database, life: JobLifecycle) -> None:
+    job = insert_job(db)
+    for owner in ("a", "b", "c"):  # each is lost in turn
+        while not isinstance(claim(life, job, owner), Claim):
+            set_columns(db, job.id, not_before=None)  # backing off: skip the wait
+    assert isinstance(claim(life, job, "d"), Finished)
+    record = fetch(db, job.id)
+    assert record.quarantined
+    assert [a[2] for a in attempts_of(db, job.id)] == ["conductor_lost"] * 3

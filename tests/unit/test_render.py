@@ -29,7 +29,7 @@ JOB_KEYS = {
     "id", "flow", "state", "attempts", "owner", "created_at", "started_at", "finished_at",
     "updated_at", "duration", "last_error", "logbook_id", "flow_detail_id",
     "board_job_id", "store", "priority", "idempotency_key", "cancel_requested_at",
-    "document",
+    "document", "cancel_requested_by", "cancelled", "retry_of",
 }
 TASK_KEYS = {
     "name", "state", "intention", "progress", "result", "failure", "revert_failure",
@@ -80,7 +80,8 @@ def history() -> JobHistory:
 
 def test_history_json_shape() -> None:
     data = json.loads(render.history_json(history()))
-    assert set(data) == JOB_KEYS | {"tasks", "passed_over"}
+    assert set(data) == JOB_KEYS | {"tasks", "passed_over", "attempt_history",
+                                    "retried_by"}
     assert data["state"] == "REVERTED" and data["flow"] == "phone-calls"
     assert data["duration"] == 1.5
     assert [t["name"] for t in data["tasks"]] == ["call-jim", "call-joe", "call-jmilkfan"]
@@ -382,3 +383,10 @@ def test_plain_progress_shows_reverts_in_the_order_they_ran() -> None:
     lines = [line.split(":")[0].strip() for line in out.getvalue().splitlines()
              if line.strip().startswith("call-")]
     assert lines == ["call-jmilkfan", "call-joe", "call-jim"]
+
+
+def test_the_cancellation_failure_type_is_the_engines_own() -> None:
+    from orchestrator import engines, views
+
+    cls = engines.JobCancelled
+    assert views.CANCELLATION_TYPE == f"{cls.__module__}.{cls.__qualname__}"
