@@ -26,7 +26,8 @@ from tests.jobrows import insert_job
 pytestmark = pytest.mark.integration
 
 TASKFLOW_TABLES = {"logbooks", "flowdetails", "atomdetails"}
-OUR_TABLES = {"orchestrator_jobs", "orchestrator_job_passes", VERSION_TABLE}
+OUR_TABLES = {"orchestrator_jobs", "orchestrator_job_passes", "orchestrator_attempts",
+              VERSION_TABLE}
 DDL_VERBS = ("CREATE", "ALTER", "DROP")
 
 
@@ -109,6 +110,22 @@ def test_upgrade_from_empty_creates_taskflow_tables_and_ours(db: Database) -> No
         assert len(taskflow_versions(db)) == 1
 
 
+def parent_indexes(db: Database) -> dict[str, list[list[str | None]]]:
+    inspector = inspect(db.engine)
+    return {t: [i["column_names"] for i in inspector.get_indexes(t)]
+            for t in ("atomdetails", "flowdetails")}
+
+
+def test_a_jobs_task_rows_are_found_by_index_and_downgrade_removes_ours(
+        db: Database) -> None:
+    db.upgrade()
+    assert all(["parent_uuid"] in found for found in parent_indexes(db).values())
+    db.downgrade("0005")
+    assert not any(["parent_uuid"] in found for found in parent_indexes(db).values())
+    db.upgrade()
+    assert all(["parent_uuid"] in found for found in parent_indexes(db).values())
+
+
 def test_second_upgrade_is_a_no_op(db: Database) -> None:
     db.upgrade()
     before = schema_snapshot(db), taskflow_versions(db), our_revisions(db)
@@ -170,7 +187,8 @@ def test_downgrade_to_base_removes_only_our_schema(db: Database) -> None:
     db.downgrade("base")
 
     remaining = tables(db)
-    assert not {"orchestrator_jobs", "orchestrator_job_passes"} & remaining
+    assert not {"orchestrator_jobs", "orchestrator_job_passes",
+                "orchestrator_attempts"} & remaining
     assert our_revisions(db) == frozenset()
     assert TASKFLOW_TABLES <= remaining
     assert taskflow_versions(db) == taskflow_before
