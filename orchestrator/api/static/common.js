@@ -1,5 +1,8 @@
-// Shared by the job list and the job page: API calls, the token form, and
-// small DOM and formatting helpers. No dependencies, no build step.
+// Shared by every page: API calls, the token form, and small DOM and
+// formatting helpers. No dependencies, no build step.
+//
+// Every time on every page is shown in one zone, UTC, on a 24-hour clock; the
+// header says so once (`.time-zone`), so no single time repeats it.
 //
 // Job data is user-provided: the DOM is built with textContent and
 // attributes only, never innerHTML.
@@ -9,6 +12,9 @@ const Orchestrator = (() => {
   const TOKEN_KEY = "orchestrator-token";
   const TERMINAL_STATES = new Set(["SUCCESS", "REVERTED", "FAILED"]);
   const JOB_STATES = ["POSTED", "RUNNING", "SUSPENDED", "SUCCESS", "REVERTED", "FAILED"];
+  const ZONE = "UTC";
+  // What a task fails with when its job was cancelled: an outcome, not a failure.
+  const CANCELLED_FAILURE = "orchestrator.engines.JobCancelled";
 
   /** An error answer of the API (or no answer at all: status 0). */
   class ApiError extends Error {
@@ -65,11 +71,24 @@ const Orchestrator = (() => {
     return Number.isNaN(ms) ? null : ms;
   }
 
-  /** "2024-05-01 12:00:03 UTC", or "—". */
+  /** "2024-05-01 12:00:03" in UTC, or "—". */
   function formatTime(value) {
     const ms = parseTime(value);
     if (ms === null) return "—";
-    return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+    return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "");
+  }
+
+  /** The time of day in UTC, "14:03:05": now, or at `ms` since the epoch. */
+  function clockTime(ms = Date.now()) {
+    return new Date(ms).toISOString().slice(11, 19);
+  }
+
+  /** Say once, in the header, which zone the page's times are in. */
+  function showZone() {
+    for (const node of document.querySelectorAll(".time-zone")) {
+      node.textContent = `Times in ${ZONE}`;
+      node.dataset.zone = ZONE;
+    }
   }
 
   /** A time element showing the UTC time, with the exact value as its tooltip. */
@@ -118,6 +137,25 @@ const Orchestrator = (() => {
       dataset: { state: state || "UNKNOWN" },
       attrs: { id },
     });
+  }
+
+  /** Whether the job ended because someone asked for it to stop. */
+  function isCancelled(job) {
+    return job.cancelled === true;
+  }
+
+  /** Whether a task's failure is only its job's cancellation. */
+  function isCancellation(failure) {
+    return Boolean(failure) && failure.type === CANCELLED_FAILURE;
+  }
+
+  /** "CANCELLED", saying who asked (and when) in its tooltip. */
+  function cancelledBadge(job, id) {
+    const who = job.cancel_requested_by ? ` by ${job.cancel_requested_by}` : "";
+    const when = job.cancel_requested_at ? ` at ${formatTime(job.cancel_requested_at)}` : "";
+    return el("span", { className: "state state-cancelled", text: "CANCELLED",
+                        dataset: { cancelledBy: job.cancel_requested_by },
+                        attrs: { id, title: `Cancel requested${who}${when}` } });
   }
 
   function jobUrl(jobId) {
@@ -289,8 +327,10 @@ const Orchestrator = (() => {
   }
 
   return {
-    ApiError, JOB_STATES, TERMINAL_STATES, api, byId, el, elapsed, every,
-    formatDuration, formatTime, jobUrl, parseTime, shorten, showError, stateBadge,
-    timeNode,
+    ApiError, JOB_STATES, TERMINAL_STATES, ZONE, api, byId, cancelledBadge, clockTime, el,
+    elapsed, every, formatDuration, formatTime, isCancellation, isCancelled, jobUrl, parseTime,
+    shorten, showError, showZone, stateBadge, timeNode,
   };
 })();
+
+Orchestrator.showZone();

@@ -1,12 +1,15 @@
-// One job: its record, its tasks as a timeline (execute and revert spans),
-// failures with tracebacks, results and store. Refreshed every second until
-// the job reaches a terminal state.
+// One job: its record, why it is or is not running, its attempts, its tasks
+// as a timeline (execute and revert spans), failures with tracebacks, results
+// and store. Refreshed every second until the job reaches a terminal state.
+// A cancelled job's stopped task is shown as cancelled, never as a failure.
 "use strict";
 
 (() => {
-  const { api, byId, el, formatDuration, parseTime, stateBadge, timeNode } = Orchestrator;
+  const { api, byId, el, formatDuration, isCancellation, jobUrl, parseTime, stateBadge,
+          timeNode } = Orchestrator;
   const REFRESH_MS = 1000;
   const MIN_SPAN_PERCENT = 0.4; // a span too short to see still shows as a sliver
+  const CANCELLED_BY = "web page"; // recorded on the job as who asked
 
   // /jobs/<id>: the id is the path's second segment.
   const jobId = decodeURIComponent(window.location.pathname.split("/").filter(Boolean)[1] || "");
@@ -35,13 +38,37 @@
     return [el("dt", { text: label }), el("dd", {}, node)];
   }
 
+  function jobLink(id) {
+    return el("a", { className: "job-link", text: id, attrs: { href: jobUrl(id) },
+                     dataset: { jobId: id } });
+  }
+
+  /** The job this one retries, and the jobs posted to retry it. */
+  function lineage(job) {
+    const items = [];
+    if (job.retry_of) {
+      items.push(detail("Retry of", "job-retry-of", el("span", {}, jobLink(job.retry_of))));
+    }
+    const retries = job.retried_by || [];
+    if (retries.length) {
+      items.push(detail("Retried by", null, el(
+        "ul", { className: "inline-list", attrs: { id: "job-retried-by" } },
+        ...retries.map((id) => el("li", {}, jobLink(id))))));
+    }
+    return items;
+  }
+
   function renderHeader(job) {
     current = job;
     document.title = `Job ${job.id} — ${job.state}`;
     document.body.dataset.jobState = job.state;
     byId("job-id").textContent = job.id;
     byId("job-id").dataset.jobId = job.id;
-    byId("job-state-holder").replaceChildren(stateBadge(job.state, "job-state"));
+    const cancelled = Orchestrator.isCancelled(job);
+    document.body.dataset.cancelled = cancelled ? "true" : "false";
+    const badges = [stateBadge(job.state, "job-state")];
+    if (cancelled) badges.push(" ", Orchestrator.cancelledBadge(job, "job-cancelled"));
+    byId("job-state-holder").replaceChildren(...badges);
     const flowLink = el("a", { text: job.flow,
                                attrs: { href: `/?flow=${encodeURIComponent(job.flow)}` } });
     const duration = job.duration !== null && job.duration !== undefined
@@ -59,15 +86,21 @@
       detail("Started", null, timeNode(job.started_at, "job-started")),
       detail("Finished", null, timeNode(job.finished_at, "job-finished")),
       detail("Duration", "job-duration", duration),
+      ...lineage(job),
     ];
     if (job.cancel_requested_at) {
       items.push(detail("Cancel requested", null,
                         timeNode(job.cancel_requested_at, "job-cancel-requested")));
     }
+    if (job.cancel_requested_by) {
+      items.push(detail("Cancel requested by", "job-cancel-requested-by",
+                        job.cancel_requested_by));
+    }
     if (job.last_error) {
-      items.push(detail("Last error", null,
-                        el("pre", { className: "last-error", text: job.last_error,
-                                    attrs: { id: "job-last-error" } })));
+      // A cancelled job's last error is only the cancellation: not shown as a failure.
+      items.push(detail(cancelled ? "Stopped" : "Last error", null,
+                        el("pre", { className: cancelled ? "last-error cancelled" : "last-error",
+                                    text: job.last_error, attrs: { id: "job-last-error" } })));
     }
     // Conductors that lack the job's flow (or a command) leave it to others.
     const passes = job.passed_over || [];
@@ -111,7 +144,7 @@
   }
 
   /** One execute or revert span, or null when it never started. */
-  function span(kind, from, to, seconds, failed, bounds, ongoing) {
+  function span(kind, from, to, seconds, failed, bounds, ongoing, cancelled = false) {
     const a = parseTime(from);
     if (a === null || bounds === null) return null;
     let b = parseTime(to);
@@ -122,6 +155,7 @@
     const width = Math.min(100 - left, Math.max(MIN_SPAN_PERCENT, ((b - a) / total) * 100));
     const classes = [`span`, `span-${kind}`];
     if (failed) classes.push("failed");
+    if (cancelled) classes.push("cancelled");
     if (open) classes.push(ongoing ? "ongoing" : "unfinished");
     const node = el("div", {
       className: classes.join(" "),
@@ -129,7 +163,8 @@
     });
     node.style.left = `${left}%`;
     node.style.width = `${width}%`;
-    const outcome = failed ? " (failed)" : open ? (ongoing ? " (running)" : " (unfinished)") : "";
+    const outcome = failed ? " (failed)" : cancelled ? " (cancelled)"
+      : open ? (ongoing ? " (running)" : " (unfinished)") : "";
     node.title = `${kind}${outcome}: ${Orchestrator.formatTime(from)} → `
       + `${to ? Orchestrator.formatTime(to) : "…"} (${formatDuration(seconds)})`;
     return node;
@@ -153,18 +188,24 @@
                                         task.execute_finished_at, executeOngoing);
     const revertSeconds = taskDuration(task.revert_duration, task.revert_started_at,
                                        task.revert_finished_at, revertOngoing);
+    const cancelled = isCancellation(task.failure);
+    const failed = Boolean(task.failure) && !cancelled;
     const spans = [
       span("execute", task.execute_started_at, task.execute_finished_at, executeSeconds,
-           Boolean(task.failure), bounds, executeOngoing),
+           failed, bounds, executeOngoing, cancelled),
       span("revert", task.revert_started_at, task.revert_finished_at, revertSeconds,
            Boolean(task.revert_failure), bounds, revertOngoing),
     ].filter(Boolean);
     const track = el("div", { className: "track" }, ...spans);
-    if (spans.length === 0) track.append(el("span", { className: "no-span", text: "not run" }));
+    if (spans.length === 0) {
+      track.append(el("span", { className: "no-span", text: cancelled ? "cancelled" : "not run" }));
+    }
 
     const durations = el("div", { className: "task-durations" });
-    if (task.execute_started_at) {
-      durations.append(el("span", { className: `duration-execute${task.failure ? " failed" : ""}`,
+    if (cancelled) {
+      durations.append(el("span", { className: "cancelled-label", text: "cancelled" }));
+    } else if (task.execute_started_at) {
+      durations.append(el("span", { className: `duration-execute${failed ? " failed" : ""}`,
                                     text: `execute ${formatDuration(executeSeconds)}` }));
     }
     if (task.revert_started_at) {
@@ -174,7 +215,8 @@
       }));
     }
     return el("div", { className: "task", dataset: { task: task.name, state: task.state,
-                                                     intention: task.intention } },
+                                                     intention: task.intention,
+                                                     cancelled: cancelled ? "true" : null } },
       el("div", { className: "task-name", text: task.name, attrs: { title: task.name } }),
       el("div", {}, taskStateLabel(task)),
       track,
@@ -220,10 +262,23 @@
       traceback);
   }
 
+  /** The task the cancellation stopped: said plainly, in neutral colours. */
+  function renderCancellations(job) {
+    const stopped = (job.tasks || []).filter((task) => isCancellation(task.failure));
+    if (!changed("cancellations", stopped.map((t) => [t.name, t.failure.message]))) return;
+    byId("cancellations").replaceChildren(...stopped.map((task) => el(
+      "article", { className: "cancellation", dataset: { task: task.name } },
+      el("h3", {}, el("span", { className: "failure-task", text: task.name }), " — cancelled"),
+      el("p", { className: "cancellation-message", text: task.failure.message }))));
+    byId("cancellation-section").hidden = stopped.length === 0;
+  }
+
   function renderFailures(job) {
     const found = [];
     for (const task of job.tasks || []) {
-      if (task.failure) found.push([task, "execute", task.failure]);
+      if (task.failure && !isCancellation(task.failure)) {
+        found.push([task, "execute", task.failure]);
+      }
       if (task.revert_failure) found.push([task, "revert", task.revert_failure]);
     }
     if (!changed("failures", found.map(([t, k, f]) => [t.name, k, f]))) return;
@@ -250,14 +305,17 @@
 
   function render(job) {
     renderHeader(job);
+    JobPanels.renderAttempts(job);
+    JobPanels.renderRetry(job);
     renderTimeline(job);
+    renderCancellations(job);
     renderFailures(job);
     renderJson(job);
     const terminal = isTerminal(job);
     document.body.dataset.refreshing = terminal ? "false" : "true";
     byId("refresh-status").textContent = terminal
-      ? `Finished · updated ${new Date().toLocaleTimeString()}`
-      : `Refreshing every second · updated ${new Date().toLocaleTimeString()}`;
+      ? `Finished · updated ${Orchestrator.clockTime()}`
+      : `Refreshing every second · updated ${Orchestrator.clockTime()}`;
     document.body.dataset.loaded = "true";
   }
 
@@ -269,7 +327,7 @@
     const button = byId("cancel");
     button.disabled = true;
     try {
-      const job = await api("POST", `${jobPath}/cancel`);
+      const job = await api("POST", `${jobPath}/cancel`, { requested_by: CANCELLED_BY });
       renderHeader(job);
     } catch (exc) {
       note.textContent = exc.describe ? exc.describe() : String(exc.message || exc);
@@ -282,13 +340,14 @@
 
   function start() {
     byId("cancel").addEventListener("click", cancel);
+    byId("retry").addEventListener("click", () => JobPanels.retry(jobPath));
     if (!jobId) {
       Orchestrator.showError(new Error("No job id in this page's address."));
       return;
     }
     byId("job-id").textContent = jobId;
     refresher = Orchestrator.every(REFRESH_MS, async () => {
-      const job = await api("GET", jobPath);
+      const [job] = await Promise.all([api("GET", jobPath), JobPanels.loadExplain(jobPath)]);
       render(job);
       return !isTerminal(job); // a finished job does not change: stop asking
     }, (exc) => exc instanceof Orchestrator.ApiError && exc.status === 404);

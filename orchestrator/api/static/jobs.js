@@ -91,17 +91,28 @@
     return el("td", { className: "duration", text: "—" });
   }
 
+  /** The state; a cancelled job also says so, and who asked, in place of an error look. */
+  function stateCell(job) {
+    if (!Orchestrator.isCancelled(job)) return el("td", {}, stateBadge(job.state));
+    const who = job.cancel_requested_by
+      ? el("span", { className: "cancelled-by", text: ` by ${job.cancel_requested_by}` })
+      : null;
+    return el("td", {}, stateBadge(job.state), " ", Orchestrator.cancelledBadge(job), who);
+  }
+
   function jobRow(job) {
     const link = el("a", { className: "job-link", text: job.id,
                            attrs: { href: jobUrl(job.id) }, dataset: { jobId: job.id } });
-    const error = el("td", { className: "last-error",
+    const cancelled = Orchestrator.isCancelled(job);
+    const error = el("td", { className: cancelled ? "last-error cancelled" : "last-error",
                              text: Orchestrator.shorten(job.last_error, 80) });
     if (job.last_error) error.title = job.last_error;
-    return el("tr", { className: "job", dataset: { jobId: job.id, state: job.state,
-                                                   flow: job.flow } },
+    return el("tr", { className: cancelled ? "job cancelled" : "job",
+                      dataset: { jobId: job.id, state: job.state, flow: job.flow,
+                                 cancelled: cancelled ? "true" : null } },
       el("td", { className: "job-id" }, link),
       el("td", { className: "flow", text: job.flow }),
-      el("td", {}, stateBadge(job.state)),
+      stateCell(job),
       el("td", {}, timeNode(job.created_at)),
       durationCell(job),
       error);
@@ -114,7 +125,7 @@
     nextMarker = page.next_marker || null;
     byId("next-page").hidden = !nextMarker;
     const status = byId("refresh-status");
-    status.textContent = `Updated ${new Date().toLocaleTimeString()} · refreshing every 2 s`;
+    status.textContent = `Updated ${Orchestrator.clockTime()} · refreshing every 2 s`;
     document.body.dataset.loaded = "true";
   }
 
