@@ -41,6 +41,7 @@ system-packages:
 	  missing="$$missing python3-venv"; fi; \
 	if [ ! -x /usr/bin/chromium ]; then missing="$$missing chromium"; fi; \
 	if [ ! -x /usr/bin/chromedriver ]; then missing="$$missing chromium-driver"; fi; \
+	if ! command -v sqlite3 >/dev/null 2>&1; then missing="$$missing sqlite3"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
 	  $(SUDO) apt-get update; \
