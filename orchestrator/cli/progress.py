@@ -8,10 +8,13 @@ lines, printed only when something changed.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
 from typing import Protocol
 
 from rich.console import Console
@@ -210,13 +213,18 @@ def reporter(console: Console | None = None) -> Iterator[Reporter]:
 
 
 def follow(orchestrator: Orchestrator, job_id: str, report: Reporter, *,
-           timeout: float | None = None, interval: float = 0.2) -> JobHistory:
+           timeout: float | None = None, interval: float = 0.2,
+           stop: threading.Event | None = None) -> JobHistory:
     """Poll the job's history until it ends, reporting each poll.
 
-    Raises ``WaitTimeout`` once ``timeout`` seconds have passed.
+    Raises ``WaitTimeout`` once ``timeout`` seconds have passed, and
+    ``KeyboardInterrupt`` between two polls once ``stop`` is set.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
+    stop = stop or threading.Event()
     while True:
+        if stop.is_set():
+            raise KeyboardInterrupt
         history = orchestrator.job_history(job_id)
         report.update(history)
         if history.record.is_terminal:
@@ -225,11 +233,36 @@ def follow(orchestrator: Orchestrator, job_id: str, report: Reporter, *,
             raise WaitTimeout(
                 f"job {job_id} is still {history.record.state.value} after {timeout:g}s"
             )
-        time.sleep(interval)  # the poll interval
+        stop.wait(interval)  # the poll interval
 
 
 def watch(orchestrator: Orchestrator, job_id: str, *,
           timeout: float | None = None) -> JobRecord:
-    """Show the job's progress on stderr until it ends; return its final record."""
-    with reporter() as report:
-        return follow(orchestrator, job_id, report, timeout=timeout).record
+    """Show the job's progress on stderr until it ends; return its final record.
+
+    A Ctrl-C stops the watching between two polls, as ``KeyboardInterrupt``:
+    raised in the middle of a query, it could leave the database connection
+    unusable and end in a database error instead. A second Ctrl-C interrupts
+    at once.
+    """
+    stop = threading.Event()
+    with reporter() as report, _ctrl_c_sets(stop):
+        return follow(orchestrator, job_id, report, timeout=timeout, stop=stop).record
+
+
+@contextmanager
+def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _on_sigint(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            signal.default_int_handler(signum, frame)
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
