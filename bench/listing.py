@@ -12,12 +12,13 @@ posting and running leave them. Then, median of --runs after one warm-up:
   * ``Orchestrator.job_history`` (what ``jobs show`` reads: one job's task rows);
   * ``jobs.purge`` of the oldest jobs, one batch of --purge-batch;
 
-with each query's plan (EXPLAIN). ``--index`` then adds the indexes TaskFlow's
-tables lack (``parent_uuid`` of flow and atom details), the benchmark's own, and
-measures the history and the purge again. From the repository root:
+with each query's plan (EXPLAIN), on the schema ``db upgrade`` makes. With
+``--unindexed`` it then drops the indexes migration 0006 adds to TaskFlow's
+tables (``parent_uuid`` of flow and atom details) and measures the history and
+the purge again, as TaskFlow alone leaves them. From the repository root:
 
   .venv/bin/python -m bench.listing                          # 100,000 x 10, both databases
-  .venv/bin/python -m bench.listing --backends postgresql --index
+  .venv/bin/python -m bench.listing --backends postgresql --unindexed
   .venv/bin/python -m bench.listing --quick                  # 2,000 x 10, a smoke run
 """
 
@@ -222,17 +223,15 @@ def measure(db_url: str, backend: str, work: Path, args: argparse.Namespace) -> 
         for name, call in cases:
             ms = timed(call, args.runs)
             print(f"| {name} | {ms:.1f} | {explain(db, seen.last)} |")
-        purge_rows(db, "as TaskFlow leaves its tables", args)
-        if args.index:
+        purge_rows(db, "as migrated", args)
+        if args.unindexed:
             with db.engine.begin() as conn:
-                conn.exec_driver_sql("CREATE INDEX bench_flowdetails_parent_uuid "
-                                     "ON flowdetails (parent_uuid)")
-                conn.exec_driver_sql("CREATE INDEX bench_atomdetails_parent_uuid "
-                                     "ON atomdetails (parent_uuid)")
+                for name in ("ix_flowdetails_parent_uuid", "ix_atomdetails_parent_uuid"):
+                    conn.exec_driver_sql(f"DROP INDEX {name}")
             ms = timed(lambda: orch.job_history(some_job), args.runs)
-            print(f"\nWith indexes on flowdetails and atomdetails (parent_uuid): "
-                  f"job_history {ms:.1f} ms ({explain(db, seen.last)})")
-            purge_rows(db, "with the parent_uuid indexes", args)
+            print(f"\nWithout the parent_uuid indexes (TaskFlow's tables as TaskFlow "
+                  f"makes them): job_history {ms:.1f} ms ({explain(db, seen.last)})")
+            purge_rows(db, "without the parent_uuid indexes", args)
         orch.close()
     finally:
         db.close()
@@ -261,9 +260,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--cli-runs", type=int, default=3,
                         help="runs of each command (a few seconds each)")
     parser.add_argument("--purge-batch", type=int, default=20,
-                        help="jobs purged (in one batch) before, and after, --index")
-    parser.add_argument("--index", action="store_true",
-                        help="then add parent_uuid indexes and measure again")
+                        help="jobs purged in one batch (and again with --unindexed)")
+    parser.add_argument("--unindexed", action="store_true",
+                        help="then drop the parent_uuid indexes and measure again")
     parser.add_argument("--quick", action="store_true", help="2,000 jobs, 3 runs")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)

@@ -25,7 +25,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +38,7 @@ from kazoo.protocol.states import KazooState
 from kazoo.recipe.watchers import ChildrenWatch
 
 from jobs.errors import BoardUnavailable, JobsError
+from jobs.settings import JobboardSettings
 from jobs.spec import encode_posting
 from jobs.zkclient import make_client
 
@@ -45,8 +46,6 @@ LOG = logging.getLogger(__name__)
 
 JOB_PREFIX = "job"
 LOCK_SUFFIX = ".lock"
-TRASH_FOLDER = ".trash"
-ENTITY_FOLDER = ".entities"
 #: TaskFlow's entity kind for conductors (``Conductor.ENTITY_KIND``).
 CONDUCTOR_KIND = "conductor"
 
@@ -70,43 +69,6 @@ class Unclaimable(JobsError):
 
 class NotOwner(JobsError):
     """This board does not hold the job's claim (any more)."""
-
-
-@dataclass(frozen=True)
-class JobboardSettings:
-    hosts: Sequence[str] = ("127.0.0.1:2181",)
-    path: str = "/orchestrator/jobs"
-    session_timeout: float = 2.0
-    connect_timeout: float = 10.0
-    username: str | None = None
-    password: str | None = None
-    use_ssl: bool = False
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    key_password: str | None = None
-    verify_certs: bool = True
-    #: Seconds a trashed posting is kept (0: for ever), and how many are kept at
-    #: most, the newest (0: no limit); conductors prune every interval seconds.
-    trash_retention: float = 7 * 24 * 3600.0
-    trash_max_entries: int = 10_000
-    trash_prune_interval: float = 600.0
-
-    @property
-    def hosts_string(self) -> str:
-        return ",".join(self.hosts)
-
-    @property
-    def _parent(self) -> str:
-        return self.path.rstrip("/").rsplit("/", 1)[0]
-
-    @property
-    def entity_path(self) -> str:
-        return f"{self._parent}/{ENTITY_FOLDER}"
-
-    @property
-    def trash_path(self) -> str:
-        return f"{self._parent}/{TRASH_FOLDER}"
 
 
 @dataclass(frozen=True)

@@ -25,18 +25,19 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
-from taskflow.persistence import models as tf_models
 
 import persistence
-from jobs.board import Board
 from jobs.errors import BoardUnavailable, PostingFailed
 from jobs.spec import JobSpec, flow_meta
+
+if TYPE_CHECKING:
+    # Only posting needs TaskFlow's models and a board; reading and the
+    # fenced transitions need neither.
+    from jobs.board import Board
 
 LOG = logging.getLogger(__name__)
 
@@ -155,6 +156,8 @@ class JobLifecycle:
         """
         job_id = str(uuid.uuid4())
         posting_id = str(uuid.uuid4())
+        from taskflow.persistence import models as tf_models
+
         book = tf_models.LogBook(f"job-{job_id}")
         flow_detail = tf_models.FlowDetail(flow_label, uuid=str(uuid.uuid4()))
         flow_detail.meta = flow_meta(flow_name)
@@ -574,7 +577,7 @@ class JobLifecycle:
         """
         now = self._now()
         dialect = self._db.engine.dialect.name
-        insert = pg_dialect.insert if dialect == "postgresql" else sqlite_dialect.insert
+        insert = _upsert(dialect)
         source = sa.select(sa.literal(job_id), sa.literal(conductor), sa.literal(reason),
                            _ts(now)).where(
             sa.exists().where(_c.id == job_id, _c.board_job_id == posting_id))
@@ -688,10 +691,21 @@ def _fenced_statement(columns: tuple[str, ...], values: dict[str, Any]) -> Any:
     return stmt
 
 
+def _upsert(dialect: str) -> Any:
+    """The dialect's INSERT with ON CONFLICT (only the one in use is imported)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
+
+
 def _begin_attempt_statement(dialect: str) -> Any:
     """The attempt's INSERT. An attempt number met again (a row left by an
     interrupted undo) starts afresh rather than failing the claim."""
-    insert = pg_dialect.insert if dialect == "postgresql" else sqlite_dialect.insert
+    insert = _upsert(dialect)
     stmt = insert(_A).values(job_id=sa.bindparam("job_id"), number=sa.bindparam("number"),
                              conductor=sa.bindparam("conductor"),
                              started_at=sa.bindparam("started_at",

@@ -13,19 +13,21 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from stevedore import extension
-from taskflow import flow as tf_flow
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import FlowLoadError, UnknownFlow
+
+if TYPE_CHECKING:
+    # Loading the flows imports TaskFlow anyway; a command that reads only
+    # job records never builds a registry.
+    from taskflow import flow as tf_flow
 
 LOG = logging.getLogger(__name__)
 
 NAMESPACE = "orchestrator.flows"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 
-FlowFactory = Callable[[], tf_flow.Flow]
+FlowFactory = Callable[[], "tf_flow.Flow"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class FlowRegistry:
             name = getattr(entry_point, "name", str(entry_point))
             LOG.error("Flow %s could not be loaded: %s", name, err)
             broken[name] = f"{type(err).__name__}: {err}"
+
+        from stevedore import extension
 
         mgr: extension.ExtensionManager[Any] = extension.ExtensionManager(
             namespace,
@@ -130,6 +134,8 @@ class FlowRegistry:
             raise FlowLoadError(
                 f"the factory of flow {name!r} raised {type(exc).__name__}: {exc}"
             ) from exc
+        from taskflow import flow as tf_flow
+
         if not isinstance(flow, tf_flow.Flow):
             raise FlowLoadError(
                 f"the factory of flow {name!r} returned {type(flow).__name__}, "
@@ -176,6 +182,8 @@ def flow_inputs(flow: tf_flow.Flow) -> frozenset[str]:
 
 
 def _iter_atoms(flow: tf_flow.Flow) -> Iterable[Any]:
+    from taskflow import flow as tf_flow
+
     for node, _meta in flow.iter_nodes():
         if isinstance(node, tf_flow.Flow):
             yield from _iter_atoms(node)

@@ -19,7 +19,7 @@ from typing import Any
 
 import jobs
 import persistence
-from orchestrator import revert_resume, validation
+from orchestrator import validation
 from orchestrator.errors import (
     AmbiguousJobId,
     IdempotencyConflict,
@@ -103,7 +103,7 @@ class Orchestrator:
     def __init__(
         self,
         database: persistence.Database,
-        registry: FlowRegistry,
+        registry: FlowRegistry | None,
         board_settings: jobs.JobboardSettings,
         *,
         client_name: str = "orchestrator-client",
@@ -118,7 +118,11 @@ class Orchestrator:
         self._load_registry = load_registry
         self._reloaded_at = time.monotonic()
         self._max_nesting_depth = max_nesting_depth
-        self._registry = registry
+        # None: built by ``load_registry`` when first needed (posting, the
+        # flows); reading job records never needs it.
+        self._loaded_registry = registry
+        if registry is None and load_registry is None:
+            raise ValueError("give a registry, or a way to load one")
         self._board_settings = board_settings
         self._client_name = client_name
         self._stack = contextlib.ExitStack()
@@ -129,6 +133,14 @@ class Orchestrator:
         # The API calls the service from several threads; one board serves them all.
         self._board_lock = threading.Lock()
         self._schema_checked = False
+
+    @property
+    def _registry(self) -> FlowRegistry:
+        if self._loaded_registry is None:
+            assert self._load_registry is not None
+            self._loaded_registry = self._load_registry()
+            self._reloaded_at = time.monotonic()
+        return self._loaded_registry
 
     def __enter__(self) -> Orchestrator:
         return self
@@ -299,6 +311,9 @@ class Orchestrator:
         if record.state is not JobState.FAILED:
             raise NoFailedRevert(record.id, f"it is {record.state.value}, not FAILED")
         board = self._jobboard()
+        # Imported here: it needs TaskFlow, which reading jobs does not.
+        from orchestrator import revert_resume
+
         if not revert_resume.request(self._db, record.flow_detail_id, requested_by,
                                      datetime.now(UTC)):
             raise NoFailedRevert(record.id, "no task's revert failed; retry it instead")
@@ -463,7 +478,7 @@ class Orchestrator:
             return
         self._reloaded_at = time.monotonic()
         try:
-            self._registry = self._load_registry()
+            self._loaded_registry = self._load_registry()
         except Exception:  # noqa: BLE001 - keep serving the flows loaded before
             LOG.exception("Reloading the flows failed; keeping those loaded before")
 

@@ -9,14 +9,20 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oslo_config import cfg
 
-from jobs import JobboardSettings, RetentionSettings
-from orchestrator.commands.runner import RunnerSettings
-from orchestrator.conductor import ConductorSettings
-from orchestrator.healthserver import HealthEndpoint
-from orchestrator.registry import FlowRegistry
+from jobs.settings import JobboardSettings
+
+if TYPE_CHECKING:
+    # Each is imported by the function that builds it: a command reading job
+    # records does not load the conductor, the metrics or the flows.
+    from jobs import RetentionSettings
+    from orchestrator.commands.runner import RunnerSettings
+    from orchestrator.conductor import ConductorSettings
+    from orchestrator.healthserver import HealthEndpoint
+    from orchestrator.registry import FlowRegistry
 
 
 def state_path(conf: cfg.ConfigOpts) -> Path:
@@ -59,6 +65,8 @@ def flow_registry(conf: cfg.ConfigOpts, *, fresh: bool = False) -> FlowRegistry:
         from orchestrator import plugins
 
         plugins.forget_installed()
+    from orchestrator.registry import FlowRegistry
+
     registry = FlowRegistry.from_entry_points()
     if conf.flows.directory:
         # Imported here: only deployments with flow documents load the catalog.
@@ -72,6 +80,8 @@ def flow_registry(conf: cfg.ConfigOpts, *, fresh: bool = False) -> FlowRegistry:
 
 
 def command_runner_settings(conf: cfg.ConfigOpts) -> RunnerSettings:
+    from orchestrator.commands.runner import RunnerSettings
+
     group = conf.agent_client
     return RunnerSettings(agent_token=group.token, http_timeout=group.timeout,
                           command_timeout=group.command_timeout,
@@ -85,6 +95,8 @@ def default_conductor_name() -> str:
 
 
 def retention_settings(conf: cfg.ConfigOpts) -> RetentionSettings:
+    from jobs import RetentionSettings
+
     group = conf.retention
     return RetentionSettings(max_age=group.max_age_days * 86400.0,
                              batch_size=group.batch_size, interval=group.interval)
@@ -92,6 +104,8 @@ def retention_settings(conf: cfg.ConfigOpts) -> RetentionSettings:
 
 def conductor_endpoint(conf: cfg.ConfigOpts) -> HealthEndpoint | None:
     """Where the conductor serves metrics and health, or None ([conductor] metrics_port 0)."""
+    from orchestrator.healthserver import HealthEndpoint
+
     group = conf.conductor
     if not group.metrics_port:
         return None
@@ -99,6 +113,8 @@ def conductor_endpoint(conf: cfg.ConfigOpts) -> HealthEndpoint | None:
 
 
 def conductor_settings(conf: cfg.ConfigOpts, name: str | None = None) -> ConductorSettings:
+    from orchestrator.conductor import ConductorSettings
+
     group = conf.conductor
     return ConductorSettings(
         name=name or group.name or default_conductor_name(),

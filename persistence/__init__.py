@@ -2,59 +2,137 @@
 
 This package imports neither ``orchestrator`` nor ``jobs``; it reads no
 configuration and takes plain values.
+
+Names are imported on first use (PEP 562): a command that only lists jobs
+does not pay for TaskFlow or kazoo.
 """
 
-from persistence.database import Database
-from persistence.engine import create_engine
-from persistence.errors import (
-    ClaimLost,
-    DuplicateIdempotencyKey,
-    JobNotFound,
-    PersistenceError,
-    SchemaError,
-    StorageUnavailable,
-)
-from persistence.fencing import Fence
-from persistence.history import TaskFailure, TaskHistory, job_tasks, read_flow_detail
-from persistence.records import (
-    PRIORITIES,
-    QUARANTINED,
-    RELEASE_STATES,
-    TERMINAL_STATES,
-    AttemptOutcome,
-    AttemptRecord,
-    JobPass,
-    JobRecord,
-    JobState,
-)
-from persistence.repository import (
-    ATTEMPTS,
-    JOBS,
-    PASSES,
-    cancel_requested_by,
-    count_by_state,
-    get_job,
-    get_job_by_idempotency_key,
-    is_cancel_requested,
-    job_attempts,
-    job_ids_starting,
-    job_passes,
-    list_jobs,
-    record_from_row,
-    retries_of,
-    running_by_owner,
-    running_jobs,
-    waiting_ahead,
-)
-from persistence.retention import (
-    Purgeable,
-    count_purgeable,
-    delete_logbooks,
-    finished_before_clause,
-    purgeable_jobs,
-)
-from persistence.taskflow_backend import FencedBackend, FencedConnection
-from persistence.taskflow_storage import LeanStorage, injector_detail
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from persistence.database import (
+        Database,
+    )
+    from persistence.engine import (
+        create_engine,
+    )
+    from persistence.errors import (
+        ClaimLost,
+        DuplicateIdempotencyKey,
+        JobNotFound,
+        PersistenceError,
+        SchemaError,
+        StorageUnavailable,
+    )
+    from persistence.fencing import (
+        Fence,
+    )
+    from persistence.history import (
+        TaskFailure,
+        TaskHistory,
+        job_tasks,
+        read_flow_detail,
+    )
+    from persistence.records import (
+        PRIORITIES,
+        QUARANTINED,
+        RELEASE_STATES,
+        TERMINAL_STATES,
+        AttemptOutcome,
+        AttemptRecord,
+        JobPass,
+        JobRecord,
+        JobState,
+    )
+    from persistence.repository import (
+        ATTEMPTS,
+        JOBS,
+        PASSES,
+        cancel_requested_by,
+        count_by_state,
+        get_job,
+        get_job_by_idempotency_key,
+        is_cancel_requested,
+        job_attempts,
+        job_ids_starting,
+        job_passes,
+        list_jobs,
+        record_from_row,
+        retries_of,
+        running_by_owner,
+        running_jobs,
+        waiting_ahead,
+    )
+    from persistence.retention import (
+        Purgeable,
+        count_purgeable,
+        delete_logbooks,
+        finished_before_clause,
+        purgeable_jobs,
+    )
+    from persistence.taskflow_backend import (
+        FencedBackend,
+        FencedConnection,
+    )
+    from persistence.taskflow_storage import (
+        LeanStorage,
+        injector_detail,
+    )
+
+#: Each public name and the module that defines it.
+_EXPORTS: dict[str, str] = {
+    "ATTEMPTS": "persistence.repository",
+    "AttemptOutcome": "persistence.records",
+    "AttemptRecord": "persistence.records",
+    "ClaimLost": "persistence.errors",
+    "Database": "persistence.database",
+    "DuplicateIdempotencyKey": "persistence.errors",
+    "Fence": "persistence.fencing",
+    "FencedBackend": "persistence.taskflow_backend",
+    "FencedConnection": "persistence.taskflow_backend",
+    "JOBS": "persistence.repository",
+    "JobNotFound": "persistence.errors",
+    "JobPass": "persistence.records",
+    "JobRecord": "persistence.records",
+    "JobState": "persistence.records",
+    "LeanStorage": "persistence.taskflow_storage",
+    "PASSES": "persistence.repository",
+    "PRIORITIES": "persistence.records",
+    "PersistenceError": "persistence.errors",
+    "Purgeable": "persistence.retention",
+    "QUARANTINED": "persistence.records",
+    "RELEASE_STATES": "persistence.records",
+    "SchemaError": "persistence.errors",
+    "StorageUnavailable": "persistence.errors",
+    "TERMINAL_STATES": "persistence.records",
+    "TaskFailure": "persistence.history",
+    "TaskHistory": "persistence.history",
+    "cancel_requested_by": "persistence.repository",
+    "count_by_state": "persistence.repository",
+    "count_purgeable": "persistence.retention",
+    "create_engine": "persistence.engine",
+    "delete_logbooks": "persistence.retention",
+    "finished_before_clause": "persistence.retention",
+    "get_job": "persistence.repository",
+    "get_job_by_idempotency_key": "persistence.repository",
+    "injector_detail": "persistence.taskflow_storage",
+    "is_cancel_requested": "persistence.repository",
+    "job_attempts": "persistence.repository",
+    "job_ids_starting": "persistence.repository",
+    "job_passes": "persistence.repository",
+    "job_tasks": "persistence.history",
+    "list_jobs": "persistence.repository",
+    "purgeable_jobs": "persistence.retention",
+    "read_flow_detail": "persistence.history",
+    "record_from_row": "persistence.repository",
+    "retries_of": "persistence.repository",
+    "running_by_owner": "persistence.repository",
+    "running_jobs": "persistence.repository",
+    "waiting_ahead": "persistence.repository",
+}
 
 __all__ = [
     "ATTEMPTS",
@@ -106,3 +184,16 @@ __all__ = [
     "finished_before_clause",
     "purgeable_jobs",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

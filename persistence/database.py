@@ -5,24 +5,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
-from taskflow import exceptions as tf_exc
-from taskflow.persistence.base import Backend
 
 from persistence import schema
 from persistence.engine import create_engine, mask_url
 from persistence.errors import PersistenceError, SchemaError
 from persistence.fencing import Fence
-from persistence.taskflow_backend import (
-    CachedConnectionBackend,
-    FencedBackend,
-    TaskflowTables,
-    insert_new_logbook,
-)
+
+if TYPE_CHECKING:
+    # TaskFlow is imported when its backend is first needed: reading job
+    # records (a listing, a schema check) does without it.
+    from taskflow.persistence.base import Backend
+
+    from persistence.taskflow_backend import CachedConnectionBackend, TaskflowTables
 
 # Errors after which the same call may work later: the server was unreachable
 # or dropped the connection, or the pool was exhausted.
@@ -94,6 +93,8 @@ class Database:
         writes the database refuses once a newer claim of ``fence.job_id``
         exists; keep it for as long as the claim.
         """
+        from persistence.taskflow_backend import CachedConnectionBackend, FencedBackend
+
         with self._backend_lock:
             if self._backend is None:
                 # TaskFlow only reads "connection" when it builds its own
@@ -111,6 +112,8 @@ class Database:
 
         For posting: a job's rows go in with its record, in one transaction.
         """
+        from persistence.taskflow_backend import insert_new_logbook
+
         with self._backend_lock:
             tables = self._tables_locked()
         insert_new_logbook(connection, tables, book)
@@ -123,11 +126,15 @@ class Database:
 
     def _tables_locked(self) -> TaskflowTables:
         if self._taskflow_tables is None:
+            from persistence.taskflow_backend import TaskflowTables
+
             self._taskflow_tables = TaskflowTables.build()
         return self._taskflow_tables
 
     def upgrade(self) -> None:
         """Create or upgrade TaskFlow's tables, then ours; a no-op when current."""
+        from taskflow import exceptions as tf_exc
+
         try:
             with schema.upgrade_lock(self._engine):
                 self.taskflow_backend().get_connection().upgrade()
@@ -175,6 +182,8 @@ class Database:
 
 def _root_cause(exc: BaseException) -> BaseException:
     # TaskFlow wraps SQLAlchemy's errors in StorageFailure (with a cause).
+    from taskflow import exceptions as tf_exc
+
     while isinstance(exc, tf_exc.TaskFlowException) and exc.cause is not None:
         exc = exc.cause
     return exc

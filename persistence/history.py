@@ -12,13 +12,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from taskflow import exceptions as tf_exc
-from taskflow.persistence import models as tf_models
-
-from persistence.database import Database
 from persistence.errors import PersistenceError
+
+if TYPE_CHECKING:
+    from persistence.database import Database
 
 # TaskFlow names the atoms that hold a flow's store (and other injected
 # values) with this prefix; they are not tasks of the flow.
@@ -77,6 +76,8 @@ class TaskHistory:
 
 def read_flow_detail(database: Database, flow_detail_id: str) -> Any | None:
     """TaskFlow's flow detail with its atoms, or None if there is none."""
+    from taskflow import exceptions as tf_exc
+
     connection = database.taskflow_backend().get_connection()
     try:
         return connection.get_flow_details(flow_detail_id)
@@ -96,6 +97,8 @@ def job_tasks(database: Database, flow_detail_id: str) -> list[TaskHistory]:
     (or that does not exist) has no tasks. Retry atoms are not tasks and are
     left out.
     """
+    from taskflow.persistence import models as tf_models
+
     flow_detail = read_flow_detail(database, flow_detail_id)
     if flow_detail is None:
         return []

@@ -1,4 +1,9 @@
-"""Schema management: TaskFlow's tables through TaskFlow, ours through alembic."""
+"""Schema management: TaskFlow's tables through TaskFlow, ours through alembic.
+
+Alembic is imported only to migrate: checking that the schema is current (what
+every command does first) reads the version table with one SELECT and
+compares it with ``HEAD_REVISIONS``.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
-from persistence.taskflow_backend import TASKFLOW_TABLES
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+#: The head of ``migrations/versions``; a new revision updates it
+#: (tests/integration/test_migrations.py holds it equal to alembic's heads).
+HEAD_REVISIONS: frozenset[str] = frozenset({"0006"})
+
+#: TaskFlow's tables (its own upgrade creates them).
+TASKFLOW_TABLES: frozenset[str] = frozenset({"logbooks", "flowdetails", "atomdetails"})
 
 # Our own version table: TaskFlow's bundled migrations use the default
 # ``alembic_version`` and must never see our revisions (nor we theirs).
@@ -30,6 +40,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
     ``migrations/env.py`` runs on ``connection``; there is no alembic.ini.
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(files("migrations")))
     config.set_main_option("path_separator", "os")
@@ -40,23 +52,31 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def head_revisions() -> frozenset[str]:
     """The head revision(s) of our migration scripts."""
+    from alembic.script import ScriptDirectory
+
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def upgrade_ours(engine: Engine, revision: str = "head") -> None:
     """Apply our migrations up to ``revision`` in one transaction."""
+    from alembic import command
+
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade_ours(engine: Engine, revision: str = "base") -> None:
     """Revert our migrations down to ``revision``; TaskFlow's tables stay."""
+    from alembic import command
+
     with engine.begin() as connection:
         command.downgrade(alembic_config(connection), revision)
 
 
 def current_revisions(connection: Connection) -> frozenset[str]:
     """Revisions recorded in our version table (empty when never upgraded)."""
+    from alembic.runtime.migration import MigrationContext
+
     context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
     return frozenset(context.get_current_heads())
 
@@ -64,9 +84,12 @@ def current_revisions(connection: Connection) -> frozenset[str]:
 def is_current(engine: Engine) -> bool:
     """Our head is applied and TaskFlow's tables exist."""
     with engine.connect() as connection:
-        applied = current_revisions(connection)
         tables = set(inspect(connection).get_table_names())
-    return applied == head_revisions() and TASKFLOW_TABLES <= tables
+        if VERSION_TABLE not in tables:
+            return False
+        applied = frozenset(connection.execute(
+            text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    return applied == HEAD_REVISIONS and TASKFLOW_TABLES <= tables
 
 
 @contextmanager

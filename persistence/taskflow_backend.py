@@ -46,9 +46,6 @@ from persistence.models import JobRow
 
 LOG = logging.getLogger(__name__)
 
-# The tables TaskFlow's own migrations create and own.
-TASKFLOW_TABLES: frozenset[str] = frozenset({"logbooks", "flowdetails", "atomdetails"})
-
 # Backoff between attempts of a write while the database is unreachable.
 FIRST_RETRY_DELAY = 0.05
 MAX_RETRY_DELAY = 2.0

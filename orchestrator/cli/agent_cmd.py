@@ -7,10 +7,7 @@ import sys
 
 import click
 
-from orchestrator.agent import CommandAgent
-from orchestrator.agent.app import create_app, serve
 from orchestrator.cli.context import AppContext, with_app
-from orchestrator.extensions import make_ext_manager
 
 LOG = logging.getLogger(__name__)
 
@@ -37,6 +34,11 @@ def agent(app: AppContext, host: str | None, port: int | None) -> None:
     entry-point group, one at a time. SIGTERM or Ctrl-C stops it (exit 0);
     commands still running after a few seconds are abandoned.
     """
+    # Imported here: `agent --help` need not load FastAPI or the extensions.
+    from orchestrator.agent import CommandAgent
+    from orchestrator.agent.app import create_app, serve
+    from orchestrator.extensions import make_ext_manager
+
     conf = app.conf.agent
     listen_host = host or conf.host
     listen_port = conf.port if port is None else port

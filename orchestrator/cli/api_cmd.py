@@ -1,22 +1,23 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import click
 
-from orchestrator import httpserver
-from orchestrator.api import OPENAPI_URL, ApiSettings, create_app
-from orchestrator.api.health import ApiHealth
 from orchestrator.cli.context import AppContext, with_app
 from orchestrator.errors import InvalidRequest
-from orchestrator.service import check_schema
-from orchestrator.settings import jobboard_settings
+
+if TYPE_CHECKING:
+    from orchestrator.api import ApiSettings
 
 LOG = logging.getLogger(__name__)
 
 
 def api_settings(app: AppContext) -> ApiSettings:
     """The [api] group as ApiSettings; token auth without tokens is refused."""
+    from orchestrator.api import ApiSettings
+
     conf = app.conf.api
     tokens = tuple(t for t in conf.tokens if t)
     if conf.auth_strategy == "token" and not tokens:
@@ -43,8 +44,11 @@ def api(app: AppContext, host: str | None, port: int | None) -> None:
                                    idempotency key)
     GET  /v1/jobs                  list jobs (?state= &flow= &since= &until=
                                    &limit= &marker=)
-    GET  /v1/jobs/<id>             a job with its tasks
+    GET  /v1/jobs/<id>             a job with its tasks and attempts
+    GET  /v1/jobs/<id>/explain     why it is or is not running, who holds it
     POST /v1/jobs/<id>/cancel      cancel an unfinished job
+    POST /v1/jobs/<id>/retry       post it again ({"resume_revert": true}:
+                                   resume its failed revert)
     GET  /v1/flows                 registered flows and their inputs
     GET  /v1/conductors            conductors alive now
     GET  /v1/openapi.json          the OpenAPI document
@@ -54,6 +58,13 @@ def api(app: AppContext, host: str | None, port: int | None) -> None:
     Requests need 'Authorization: Bearer <token>' with one of [api] tokens,
     unless [api] auth_strategy = noauth. SIGTERM or Ctrl-C stops it (exit 0).
     """
+    # Imported here: `api --help` need not load FastAPI.
+    from orchestrator import httpserver
+    from orchestrator.api import OPENAPI_URL, create_app
+    from orchestrator.api.health import ApiHealth
+    from orchestrator.service import check_schema
+    from orchestrator.settings import jobboard_settings
+
     settings = api_settings(app)
     conf = app.conf.api
     listen_host = host or conf.host

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-from rich.table import Table
-
-from orchestrator.cli import render
 
 
 @click.command()
@@ -18,6 +15,9 @@ def commands(as_json: bool) -> None:
     A flow document's step names one as ``command: extension.command``; the
     compensating command, when there is one, runs when the step is reverted.
     """
+    from rich.table import Table
+
+    from orchestrator.cli import render
     from orchestrator.commands import CommandCatalog
 
     infos = sorted(CommandCatalog.installed(), key=lambda i: i.full_name)

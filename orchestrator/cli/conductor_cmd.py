@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import click
 
-import persistence
-from orchestrator import commands, daemon, settings
 from orchestrator.cli.context import AppContext, with_app
 
 
@@ -23,6 +21,9 @@ def conductor(app: AppContext, name: str | None) -> None:
     the conductor lacks also makes it look again, at most every 10 seconds;
     meanwhile the job waits, it is not failed.
     """
+    import persistence
+    from orchestrator import commands, daemon, settings
+
     commands.configure(settings.command_runner_settings(app.conf))
     database = persistence.Database(settings.database_url(app.conf), ping=False)
     try:

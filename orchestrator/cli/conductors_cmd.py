@@ -3,11 +3,7 @@ from __future__ import annotations
 import json
 
 import click
-from rich.table import Table
-from rich.text import Text
 
-from orchestrator import views
-from orchestrator.cli import render
 from orchestrator.cli.context import AppContext, with_app
 
 
@@ -16,6 +12,12 @@ from orchestrator.cli.context import AppContext, with_app
 @with_app
 def conductors(app: AppContext, as_json: bool) -> None:
     """List the conductors alive now (registered on the ZooKeeper jobboard)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from orchestrator import views
+    from orchestrator.cli import render
+
     with app.orchestrator() as orch:
         found = [views.conductor_dict(c) for c in orch.conductors()]
     if as_json:

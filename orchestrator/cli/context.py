@@ -76,11 +76,19 @@ class AppContext:
         from orchestrator import settings
         from orchestrator.service import Orchestrator
 
-        return Orchestrator(self.database, self.registry,
+        # The flows are loaded only if the command needs them (posting).
+        return Orchestrator(self.database, self._registry,
                             settings.jobboard_settings(self.conf),
                             max_nesting_depth=self.conf.api.max_nesting_depth,
-                            load_registry=lambda: settings.flow_registry(self.conf,
-                                                                         fresh=True))
+                            load_registry=self._load_registry)
+
+    def _load_registry(self) -> FlowRegistry:
+        """The flows; loaded afresh (past the entry-point caches) after the first time."""
+        from orchestrator import settings
+
+        self._registry = settings.flow_registry(self.conf,
+                                                fresh=self._registry is not None)
+        return self._registry
 
     def close(self) -> None:
         if self._database is not None:

@@ -3,10 +3,7 @@ from __future__ import annotations
 import json
 
 import click
-from rich.table import Table
 
-from orchestrator import views
-from orchestrator.cli import render
 from orchestrator.cli.context import AppContext, with_app
 
 
@@ -15,6 +12,11 @@ from orchestrator.cli.context import AppContext, with_app
 @with_app
 def flows(app: AppContext, as_json: bool) -> None:
     """List registered flows and the inputs each one requires."""
+    from rich.table import Table
+
+    from orchestrator import views
+    from orchestrator.cli import render
+
     infos = app.orchestrator().flows()
     if as_json:
         click.echo(json.dumps([views.flow_dict(i) for i in infos], indent=2))

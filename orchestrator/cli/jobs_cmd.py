@@ -11,15 +11,18 @@ import getpass
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
-from rich.text import Text
 
-from orchestrator.cli import progress, render
 from orchestrator.cli.context import AppContext, again, with_app
-from orchestrator.cli.render import history_json, history_view, jobs_json, jobs_table
-from orchestrator.service import JobRecord, JobState, Orchestrator
-from orchestrator.views import explanation_dict
+from persistence.records import JobState
+
+if TYPE_CHECKING:
+    from orchestrator.service import JobRecord, Orchestrator
+
+# Each command imports what it renders with (rich, the service...) when it
+# runs: `jobs --help` answers at once.
 
 _RELATIVE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -104,13 +107,17 @@ def list_jobs(app: AppContext, states: tuple[str, ...], flow: str | None,
               since: datetime | None, until: datetime | None, limit: int,
               as_json: bool) -> None:
     """List jobs, newest first."""
+    from rich.text import Text
+
+    from orchestrator.cli import render
+
     with app.orchestrator() as orch:
         records = orch.list_jobs(states=[JobState(s) for s in states] or None,
                                  flow_name=flow, since=since, until=until, limit=limit)
     if as_json:
-        click.echo(jobs_json(records))
+        click.echo(render.jobs_json(records))
     elif records:
-        render.console().print(jobs_table(records))
+        render.console().print(render.jobs_table(records))
     else:
         render.console().print(Text("no jobs match", style="dim"))
 
@@ -122,12 +129,14 @@ def list_jobs(app: AppContext, states: tuple[str, ...], flow: str | None,
 @with_app
 def show(app: AppContext, job_id: str, traceback: bool, as_json: bool) -> None:
     """Show what happened to JOB: its record and each task in execution order."""
+    from orchestrator.cli import render
+
     with app.orchestrator() as orch:
         history = orch.job_history(job_id)
     if as_json:
-        click.echo(history_json(history, traceback=traceback))
+        click.echo(render.history_json(history, traceback=traceback))
     else:
-        render.console().print(history_view(history, traceback=traceback))
+        render.console().print(render.history_view(history, traceback=traceback))
 
 
 @jobs.command()
@@ -140,6 +149,8 @@ def watch(app: AppContext, job_id: str, timeout: float | None) -> None:
 
     Prints the final state on stdout; exits 0 if the job succeeded, else 1.
     """
+    from orchestrator.cli import progress
+
     with app.orchestrator() as orch:
         final = progress.watch(orch, job_id, timeout=timeout)
     click.echo(final.state.value)
@@ -165,6 +176,8 @@ def cancel(app: AppContext, job_id: str, wait: bool, timeout: float | None,
     A job no conductor has started ends REVERTED at once. Cancelling a job that
     has already finished is an error (exit 2). Prints the job's state.
     """
+    from orchestrator.cli import progress
+
     with app.orchestrator() as orch:
         record = orch.cancel(job_id, requested_by or _user())
         if wait and not record.is_terminal:
@@ -185,6 +198,9 @@ def explain(app: AppContext, job_id: str, as_json: bool) -> None:
     slot is busy, with N jobs ahead of it; backing off after a failed attempt;
     quarantined; cancelled.
     """
+    from orchestrator.cli import render
+    from orchestrator.views import explanation_dict
+
     with app.orchestrator() as orch:
         explanation = orch.explain(job_id)
     if as_json:
@@ -242,8 +258,10 @@ def _follow(orch: Orchestrator, record: JobRecord, what: str, hoped: JobState, *
             wait: bool, timeout: float | None, as_json: bool) -> None:
     """Print the job (its id, or its record as JSON) and how to follow it; with
     ``wait``, follow it and exit 1 unless it ends ``hoped``."""
+    from orchestrator.cli import progress, render
+
     if as_json:
-        click.echo(history_json(orch.job_history(record.id)))
+        click.echo(render.history_json(orch.job_history(record.id)))
     else:
         click.echo(record.id)
         click.echo(f"  {what}; follow it with: {again('jobs', 'watch', record.id)}",

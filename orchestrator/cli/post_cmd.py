@@ -1,16 +1,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import yaml
 
-from orchestrator.cli import progress
 from orchestrator.cli.context import AppContext, again, with_app
-from orchestrator.cli.render import history_json
 from orchestrator.errors import InvalidRequest, InvalidStore, OrchestratorError
-from orchestrator.service import JobState, Orchestrator
+from persistence.records import JobState
+
+if TYPE_CHECKING:
+    from orchestrator.service import Orchestrator
 
 
 def _load_store(store_json: str | None, store_file: Any) -> dict[str, Any]:
@@ -29,6 +29,8 @@ def _load_store(store_json: str | None, store_file: Any) -> dict[str, Any]:
 
 
 def _load_document(file: Any) -> dict[str, Any]:
+    import yaml
+
     try:
         data = yaml.safe_load(file.read())
     except yaml.YAMLError as exc:
@@ -71,6 +73,10 @@ def post(app: AppContext, flow: str | None, document_file: Any, store_json: str 
     document, and the store must hold every input it requires; otherwise
     nothing is posted and the exit code is 2.
     """
+    # Imported here, so that `post --help` answers at once.
+    from orchestrator.cli import progress
+    from orchestrator.cli.render import history_json
+
     if (flow is None) == (document_file is None):
         raise click.UsageError("give a registered FLOW or --document FILE (one of them)")
     store = _load_store(store_json, store_file)

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
-from orchestrator import settings
-from orchestrator.api import OPENAPI_URL
-from orchestrator.cli import render
 from orchestrator.cli.context import AppContext, command_name, with_app
-from orchestrator.service import JobRecord, Orchestrator
-from orchestrator.standalone.runner import Standalone, StandaloneSettings
+
+if TYPE_CHECKING:
+    # Imported when it runs: `standalone --help` answers at once.
+    from rich.console import Console
+
+    from orchestrator.service import JobRecord, Orchestrator
+    from orchestrator.standalone.runner import Standalone, StandaloneSettings
 
 DEMO_JOBS = (
     ("create-volume", {"raw_size": 10, "raw_availability_zone": "nova",
@@ -44,6 +46,10 @@ def standalone(app: AppContext, state_dir: Path | None, zookeeper_port: int | No
     and reverts) and prints their history and URLs. Serves until Ctrl-C, then
     stops every process it started. A second run reuses the state directory.
     """
+    from orchestrator import settings
+    from orchestrator.cli import render
+    from orchestrator.standalone.runner import StandaloneSettings
+
     conf = app.conf
     state = (state_dir or settings.state_path(conf)).expanduser().resolve()
     if state_dir is not None:
@@ -75,6 +81,8 @@ def standalone(app: AppContext, state_dir: Path | None, zookeeper_port: int | No
 def _run(app: AppContext, config: StandaloneSettings, console: Console, *,
          post_demo: bool, exit_after_demo: bool) -> int:
     conf = app.conf
+    from orchestrator.standalone.runner import Standalone
+
     with Standalone(config, lambda line: console.print(line, highlight=False)) as local:
         local.start()
         conf.set_override("hosts", [local.zookeeper.hosts], group="jobboard")
@@ -91,6 +99,8 @@ def _run(app: AppContext, config: StandaloneSettings, console: Console, *,
 
 
 def _print_locations(console: Console, local: Standalone) -> None:
+    from orchestrator.api import OPENAPI_URL
+
     # Plain lines, never wrapped: people copy these paths into other commands.
     rows = (
         ("ZooKeeper", f"{local.zookeeper.hosts} (log: {local.zookeeper.log_path})"),
@@ -108,6 +118,8 @@ def _print_locations(console: Console, local: Standalone) -> None:
 
 
 def _run_demo(console: Console, orch: Orchestrator, api_url: str) -> list[JobRecord]:
+    from orchestrator.cli import render
+
     finished = []
     for flow, store in DEMO_JOBS:
         record = orch.post(flow, store)

@@ -20,7 +20,12 @@ from sqlalchemy import Connection, event, inspect, make_url, text
 from jobs import Claim, JobLifecycle
 from persistence import Database, JobState, list_jobs
 from persistence.models import OWNED_TABLES, metadata
-from persistence.schema import VERSION_TABLE, alembic_config, current_revisions
+from persistence.schema import (
+    HEAD_REVISIONS,
+    VERSION_TABLE,
+    alembic_config,
+    current_revisions,
+)
 from tests.jobrows import insert_job
 
 pytestmark = pytest.mark.integration
@@ -92,6 +97,8 @@ def test_exactly_one_head_and_one_base() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert len(script.get_heads()) == 1
     assert len(script.get_bases()) == 1
+    # What the schema check compares with, without importing alembic.
+    assert frozenset(script.get_heads()) == HEAD_REVISIONS
 
 
 def test_upgrade_from_empty_creates_taskflow_tables_and_ours(db: Database) -> None:
