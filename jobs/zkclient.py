@@ -73,14 +73,19 @@ class PollHandler(SequentialThreadingHandler):  # type: ignore[misc]
         return poll_select(rlist, wlist, xlist, timeout)
 
 
+# Reconnect forever, and at least once a second: a conductor outlives a
+# ZooKeeper outage, and a restarted server forgets a session that does not
+# come back within its timeout (kazoo's default backoff waits up to a minute).
+CONNECTION_RETRY: dict[str, float] = {"max_tries": -1, "delay": 0.1, "backoff": 2,
+                                      "max_delay": 1.0}
+
+
 def make_client(settings: JobboardSettings) -> kazoo_client.KazooClient:
     kwargs: dict[str, Any] = {
         "hosts": settings.hosts_string,
         "timeout": settings.session_timeout,
         "handler": PollHandler(),
-        # Reconnect forever: a conductor outlives a ZooKeeper outage.
-        "connection_retry": {"max_tries": -1, "delay": 0.1, "backoff": 2,
-                             "max_delay": 1.0},
+        "connection_retry": dict(CONNECTION_RETRY),
     }
     if settings.username:
         kwargs["auth_data"] = [("digest", f"{settings.username}:{settings.password or ''}")]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,6 +74,11 @@ def standalone(app: AppContext, state_dir: Path | None, zookeeper_port: int | No
         # Ctrl-C while starting or running the demo: everything started is
         # stopped by now, which is what was asked.
         code = 0
+    finally:
+        # Nothing is left to stop. A Ctrl-C from now on (a second one, or the
+        # first acted on late because another thread received it) must not turn
+        # the clean exit into death by SIGINT while the interpreter shuts down.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if code:
         raise SystemExit(code)
     console.print("Stopped.")

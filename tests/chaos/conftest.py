@@ -12,12 +12,15 @@ from collections.abc import Callable, Iterator
 import pytest
 from kazoo.client import KazooClient, KazooState
 
+from jobs.zkclient import CONNECTION_RETRY
+
 
 class WatchedClient:
     """A started kazoo client and every connection state it went through."""
 
     def __init__(self, hosts: str, timeout: float) -> None:
-        self.client = KazooClient(hosts=hosts, timeout=timeout)
+        self.client = KazooClient(hosts=hosts, timeout=timeout,
+                                  connection_retry=dict(CONNECTION_RETRY))
         self._lock = threading.Lock()
         self._states: list[str] = []
         # Called on kazoo's connection thread, hence the lock.

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from kazoo.client import KazooClient
 
+from jobs.zkclient import CONNECTION_RETRY
 from orchestrator.standalone import LocalZooKeeper, four_letter_word
 from orchestrator.standalone.zookeeper import LocalZooKeeperEnsemble
 from tests.chaos.conftest import WatchedClient
@@ -30,7 +31,8 @@ def _exited(pid: int) -> bool:
 
 
 def _fresh_client(hosts: str) -> KazooClient:
-    client = KazooClient(hosts=hosts, timeout=SESSION_TIMEOUT)
+    client = KazooClient(hosts=hosts, timeout=SESSION_TIMEOUT,
+                         connection_retry=dict(CONNECTION_RETRY))
     client.start(timeout=30.0)
     return client
 
