@@ -527,26 +527,28 @@ class JobLifecycle:
 
     # resuming a failed revert ------------------------------------------------
 
-    def reopen_revert(self, board: Board, job_id: str,
-                      requested_by: str | None = None) -> persistence.JobRecord | None:
-        """Hand a FAILED job back to the conductors, to resume its failed revert.
+    def reopen(self, board: Board, job_id: str, *, from_state: JobState,
+               reason: str) -> persistence.JobRecord | None:
+        """Hand a finished job back to the conductors, to revert as its flow detail
+        asks (a failed revert resumed, or an undo).
 
-        One UPDATE conditional on the job being FAILED: it is POSTED again,
-        unfinished, under a new posting id (a stale posting of its last run
-        is then refused), saying who asked; its attempts go on counting. None
-        when the job is not FAILED. The caller has checked that a revert
-        failed and noted the request in the flow detail. The posting follows;
-        should ZooKeeper refuse it or the caller die first, the conductors
-        post it again (``unposted_candidates``), as for any unposted job.
+        One UPDATE conditional on the job being ``from_state``: it is POSTED
+        again, unfinished, under a new posting id (a stale posting of its last
+        run is then refused), with ``reason`` as its last error; its attempts go
+        on counting. None when the job is not ``from_state``: of two requests,
+        one reopens it. The caller has noted the request in the flow detail.
+        The posting follows; should ZooKeeper refuse it or the caller die first,
+        the conductors post it again (``unposted_candidates``), as for any
+        unposted job.
         """
         now = self._now()
         posting_id = str(uuid.uuid4())
         stmt = (
             sa.update(_J)
-            .where(_c.id == job_id, _c.state == JobState.FAILED.value)
+            .where(_c.id == job_id, _c.state == from_state.value)
             .values(state=JobState.POSTED.value, finished_at=None, updated_at=now,
                     owner=None, board_job_id=posting_id, not_before=None, lost_streak=0,
-                    last_error=f"revert resumed at the request of {requested_by or '?'}")
+                    last_error=reason)
             .returning(*_c)
         )
         with self._db.session() as session:
@@ -561,9 +563,9 @@ class JobLifecycle:
                        book_uuid=record.logbook_id, book_name=f"job-{record.id}",
                        priority=record.priority)
         except BoardUnavailable as exc:
-            LOG.warning("Job %s was reopened to resume its revert but could not be "
-                        "posted (%s); the conductors will post it", job_id, exc)
-        LOG.info("Job %s reopened to resume its revert", job_id)
+            LOG.warning("Job %s was reopened (%s) but could not be posted (%s); the "
+                        "conductors will post it", job_id, reason, exc)
+        LOG.info("Job %s reopened: %s", job_id, reason)
         return record
 
     # conductors that cannot run a job ----------------------------------------

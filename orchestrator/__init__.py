@@ -17,9 +17,10 @@ from orchestrator.errors import OrchestratorError
 
 if TYPE_CHECKING:
     from orchestrator.client import connect
+    from orchestrator.registry import revertible_after_success
     from orchestrator.service import Orchestrator
 
-__all__ = ["Orchestrator", "OrchestratorError", "connect"]
+__all__ = ["Orchestrator", "OrchestratorError", "connect", "revertible_after_success"]
 
 
 def __getattr__(name: str) -> Any:
@@ -29,6 +30,10 @@ def __getattr__(name: str) -> Any:
         from orchestrator.client import connect
 
         return connect
+    if name == "revertible_after_success":
+        from orchestrator.registry import revertible_after_success
+
+        return revertible_after_success
     if name == "Orchestrator":
         from orchestrator.service import Orchestrator
 

@@ -148,6 +148,14 @@ class NoFailedRevert(Conflict):
         self.job_id = job_id
 
 
+class NotUndoable(Conflict):
+    """The job cannot be undone: it did not succeed, or its flow does not allow it."""
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        super().__init__(f"job {job_id} cannot be undone: {reason}")
+        self.job_id = job_id
+
+
 class IdempotencyConflict(Conflict):
     """The idempotency key was already used for a different request."""
 

@@ -151,6 +151,10 @@ class JobRunner:
                 _failure_from_detail(flow_detail) or _describe(sys.exc_info()[1])
                 or f"flow ended {flow_detail.state}")
             error, outcome = _cancel_outcome(cancel, state, error)
+            undone_by = (revert_resume.undo_requested_by(flow_detail)
+                         if state is persistence.JobState.REVERTED else None)
+            if undone_by is not None:
+                error = f"undone at the request of {undone_by}"
             ended[:] = [self._lifecycle.finish_within(connection, claim, state, error,
                                                       outcome)]
 
@@ -168,13 +172,14 @@ class JobRunner:
             return BoardAction.CONSUME
         resumed = revert_resume.prepare(flow_detail)
         if resumed:
-            # An operator resumed the failed revert (Orchestrator.resume_revert):
-            # stored as a revert cut short, the flow reverts what is left.
+            # An operator resumed the failed revert (Orchestrator.resume_revert)
+            # or asked to undo the run (Orchestrator.undo): stored as a revert
+            # cut short, the flow reverts what is left.
             try:
                 backend.get_connection().update_flow_details(flow_detail)
             except tf_exc.StorageFailure as exc:
-                return self._hand_back(claim, f"cannot resume the revert: {exc}")
-            LOG.info("Job %s: resuming its revert, from %s", spec.job_id,
+                return self._hand_back(claim, f"cannot revert as asked: {exc}")
+            LOG.info("Job %s: reverting as asked, from %s", spec.job_id,
                      ", ".join(resumed))
         if flow_detail.state in _FINISHED_FLOW_STATES:
             # Its last conductor died after the flow ended but before recording

@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchestrator.errors import FlowLoadError, UnknownFlow
 
@@ -29,6 +29,24 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 
 FlowFactory = Callable[[], "tf_flow.Flow"]
 
+#: A factory's attribute, or a flow document's key: the flow's tasks may all be
+#: reverted after it succeeded (``jobs revert``). Off by default: an undo runs
+#: every revert against what the run created, which the flow must be written for.
+REVERTIBLE_AFTER_SUCCESS = "revertible_after_success"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def revertible_after_success(factory: F) -> F:
+    """Declare a flow factory's flow revertible after success (undoable)."""
+    setattr(factory, REVERTIBLE_AFTER_SUCCESS, True)
+    return factory
+
+
+def document_revertible(document: Mapping[str, Any] | None) -> bool:
+    """Whether a flow document (as data) declares its flow revertible after success."""
+    return bool(document and document.get(REVERTIBLE_AFTER_SUCCESS) is True)
+
 
 @dataclass(frozen=True)
 class FlowInfo:
@@ -41,6 +59,8 @@ class FlowInfo:
     document: Mapping[str, Any] | None = None
     #: Where the flow comes from: a document's file, or a factory's module:name.
     source: str | None = None
+    #: Whether a SUCCESS job of the flow may be undone (``jobs revert``).
+    revertible_after_success: bool = False
 
 
 class FlowRegistry:
@@ -106,6 +126,12 @@ class FlowRegistry:
                 ) from None
             raise UnknownFlow(name, self._factories) from None
 
+    def revertible_after_success(self, name: str) -> bool:
+        """Whether the registered flow declares itself revertible after success."""
+        factory = self.factory(name)
+        return (getattr(factory, REVERTIBLE_AFTER_SUCCESS, False) is True
+                or document_revertible(getattr(factory, "document", None)))
+
     def shape(self, name: str) -> tuple[str, frozenset[str]]:
         """The flow's TaskFlow name and the inputs it requires, built once per name.
 
@@ -158,6 +184,7 @@ class FlowRegistry:
             description=doc[0] if doc else "",
             document=getattr(factory, "document", None),
             source=_source(factory),
+            revertible_after_success=self.revertible_after_success(name),
         )
 
     def describe_all(self) -> Iterable[FlowInfo]:

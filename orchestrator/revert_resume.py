@@ -1,5 +1,7 @@
-"""Resuming a revert that failed: the request, kept in the flow detail, and what
-the conductor makes of it.
+"""Reverts on request: resuming a revert that failed, and undoing a finished
+run. The request is kept in the flow detail; the conductor that claims the
+reopened job turns the flow detail into a revert cut short, which TaskFlow's
+engine then finishes.
 
 A job whose task raised while reverting ends FAILED: TaskFlow leaves its flow
 detail in FAILURE, that task in REVERT_FAILURE, and the tasks not reverted yet
@@ -12,6 +14,12 @@ never executes anything again.
 
 The note in the meta is what tells a reopened job from a flow that merely
 ended FAILED: without it, a conductor records the flow's end as it is.
+
+An undo (``Orchestrator.undo``) works the same way for a flow that ended
+SUCCESS and declares itself revertible after success: every atom that
+succeeded is marked to be reverted (intention REVERT, its result kept), and the
+engine reverts them last first, each with the result it recorded, to end
+REVERTED. The note stays, marked applied, to say who asked.
 """
 
 from __future__ import annotations
@@ -19,13 +27,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from taskflow import exceptions as tf_exc
 from taskflow import states
+from taskflow.storage import Storage
 
 import persistence
 
 #: Key of the flow detail's meta that holds the request: who asked, and when.
 REQUEST_KEY = "orchestrator.resume_revert"
+#: Key of the flow detail's meta that holds an undo request; ``applied`` once a
+#: conductor has marked the atoms to revert.
+UNDO_KEY = "orchestrator.undo"
 
 
 def failed_reverts(flow_detail: Any) -> list[str]:
@@ -46,19 +57,35 @@ def request(database: persistence.Database, flow_detail_id: str,
     flow_detail = persistence.read_flow_detail(database, flow_detail_id)
     if flow_detail is None:
         return []
-    connection = database.taskflow_backend().get_connection()
     failed = failed_reverts(flow_detail)
     if flow_detail.state != states.FAILURE or not failed:
         return []
-    flow_detail.meta = {**(flow_detail.meta or {}),
-                        REQUEST_KEY: {"by": requested_by, "at": now.isoformat()}}
-    try:
-        connection.update_flow_details(flow_detail)
-    except tf_exc.StorageFailure as exc:
-        raise persistence.PersistenceError(
-            f"could not note the request in flow detail {flow_detail_id}: {exc}",
-            retryable=True) from exc
+    if not database.note_on_flow_detail(flow_detail_id, REQUEST_KEY,
+                                        {"by": requested_by, "at": now.isoformat()},
+                                        when_state=states.FAILURE):
+        return []
     return failed
+
+
+def request_undo(database: persistence.Database, flow_detail_id: str,
+                 requested_by: str | None, now: datetime) -> bool:
+    """Note in a SUCCESS flow detail that its run is to be undone.
+
+    Called for a SUCCESS job, before it is reopened. False (nothing written)
+    when the flow detail is not SUCCESS. A note left by a reopen that did not
+    happen is harmless: a SUCCESS job is never claimed.
+    """
+    return database.note_on_flow_detail(
+        flow_detail_id, UNDO_KEY, {"by": requested_by, "at": now.isoformat()},
+        when_state=states.SUCCESS)
+
+
+def undo_requested_by(flow_detail: Any) -> str | None:
+    """Who asked for the undo of this flow detail's run ('?' unnamed); None if nobody."""
+    note = (flow_detail.meta or {}).get(UNDO_KEY)
+    if not isinstance(note, dict):
+        return None
+    return str(note.get("by") or "?")
 
 
 def prepare(flow_detail: Any) -> list[str]:
@@ -74,6 +101,10 @@ def prepare(flow_detail: Any) -> list[str]:
     The caller saves the flow detail.
     """
     meta = flow_detail.meta or {}
+    undo = meta.get(UNDO_KEY)
+    if (isinstance(undo, dict) and not undo.get("applied")
+            and flow_detail.state == states.SUCCESS):
+        return _prepare_undo(flow_detail, undo)
     failed = failed_reverts(flow_detail)
     if REQUEST_KEY not in meta or flow_detail.state != states.FAILURE or not failed:
         return []
@@ -85,3 +116,23 @@ def prepare(flow_detail: Any) -> list[str]:
     flow_detail.meta = {k: v for k, v in meta.items() if k != REQUEST_KEY}
     flow_detail.state = states.RUNNING
     return failed
+
+
+def _prepare_undo(flow_detail: Any, note: dict[str, Any]) -> list[str]:
+    """Mark every atom that succeeded to be reverted, the flow RUNNING, the note applied.
+
+    The atoms keep their state and result: TaskFlow's engine reverts an atom
+    whose intention is REVERT once all that ran after it are reverted, and
+    hands its revert the stored result. Saved before anything reverts, so a
+    conductor that takes the job over after a crash resumes the undo as any
+    revert cut short (the applied note is not applied twice).
+    """
+    marked = []
+    for atom in flow_detail:
+        # The store's injector is no step of the flow: nothing to revert.
+        if atom.state == states.SUCCESS and atom.name != Storage.injector_name:
+            atom.intention = states.REVERT
+            marked.append(atom.name)
+    flow_detail.meta = {**(flow_detail.meta or {}), UNDO_KEY: {**note, "applied": True}}
+    flow_detail.state = states.RUNNING
+    return marked

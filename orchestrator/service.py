@@ -31,12 +31,13 @@ from orchestrator.errors import (
     JobNotFound,
     MissingInputs,
     NoFailedRevert,
+    NotUndoable,
     OrchestratorError,
     ServiceUnavailable,
     WaitTimeout,
 )
 from orchestrator.explain import Explanation, Facts, explain_job
-from orchestrator.registry import FlowInfo, FlowRegistry, flow_inputs
+from orchestrator.registry import FlowInfo, FlowRegistry, document_revertible, flow_inputs
 
 LOG = logging.getLogger(__name__)
 
@@ -304,25 +305,72 @@ class Orchestrator:
         that task again, then the rest, last first; nothing executes again.
         ``NoFailedRevert`` (409) for a job that is not FAILED, or failed otherwise.
         """
+        # Imported here: it needs TaskFlow, which reading jobs does not.
+        from orchestrator import revert_resume
+
+        return self._revert_on_request(
+            job_id, requested_by, JobState.FAILED, revert_resume.request,
+            check=lambda record: (None if record.state is JobState.FAILED
+                                  else f"it is {record.state.value}, not FAILED"),
+            refused=NoFailedRevert, not_noted="no task's revert failed; retry it instead",
+            reason="revert resumed at the request of {by}")
+
+    def undoable(self, record: JobRecord) -> str | None:
+        """Why the job cannot be undone now; None when it can."""
+        if record.state is not JobState.SUCCESS:
+            return f"it is {record.state.value}, not SUCCESS"
+        if record.document is not None:
+            revertible = document_revertible(record.document)
+        else:
+            try:
+                revertible = self._registry.revertible_after_success(record.flow_name)
+            except OrchestratorError as exc:
+                return f"its flow cannot be checked here: {exc}"
+        if not revertible:
+            return (f"flow {record.flow_name!r} does not declare itself revertible "
+                    "after success")
+        return None
+
+    def undo(self, job_id: str, requested_by: str | None = None) -> JobRecord:
+        """Reopen a SUCCESS job so that a conductor reverts each of its tasks, last
+        first, with the result each recorded; the job then ends REVERTED, saying
+        who asked. Only for flows that declare themselves revertible after
+        success. ``NotUndoable`` (409) otherwise.
+        """
+        from orchestrator import revert_resume
+
+        return self._revert_on_request(
+            job_id, requested_by, JobState.SUCCESS, revert_resume.request_undo,
+            check=self.undoable, refused=NotUndoable,
+            not_noted="its flow's record is not SUCCESS",
+            reason="undo requested by {by}")
+
+    def _revert_on_request(
+        self, job_id: str, requested_by: str | None, from_state: JobState,
+        note: Callable[[persistence.Database, str, str | None, datetime], object], *,
+        check: Callable[[JobRecord], str | None],
+        refused: Callable[[str, str], OrchestratorError], not_noted: str, reason: str,
+    ) -> JobRecord:
+        """Reopen a finished job for a conductor to revert as ``note`` asks, in its
+        flow detail: the conditional reopen lets one of two requests through."""
         record = self.get_job(job_id)
         if requested_by is not None:
             validation.check_text(requested_by, "the requester's name")
             requested_by = requested_by[:255]
-        if record.state is not JobState.FAILED:
-            raise NoFailedRevert(record.id, f"it is {record.state.value}, not FAILED")
+        why = check(record)
+        if why is not None:
+            raise refused(record.id, why)
         board = self._jobboard()
-        # Imported here: it needs TaskFlow, which reading jobs does not.
-        from orchestrator import revert_resume
-
-        if not revert_resume.request(self._db, record.flow_detail_id, requested_by,
-                                     datetime.now(UTC)):
-            raise NoFailedRevert(record.id, "no task's revert failed; retry it instead")
+        if not note(self._db, record.flow_detail_id, requested_by, datetime.now(UTC)):
+            raise refused(record.id, not_noted)
         try:
-            reopened = self._lifecycle.reopen_revert(board, record.id, requested_by)
+            reopened = self._lifecycle.reopen(
+                board, record.id, from_state=from_state,
+                reason=reason.format(by=requested_by or "?"))
         except jobs.JobsError as exc:
             raise ServiceUnavailable(str(exc)) from exc
         if reopened is None:
-            raise NoFailedRevert(record.id, "it is no longer FAILED (resumed already?)")
+            raise refused(record.id, f"it is no longer {from_state.value} (asked twice?)")
         return reopened
 
     def explain(self, job_id: str) -> Explanation:

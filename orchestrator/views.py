@@ -115,6 +115,11 @@ def history_dict(history: JobHistory, *, traceback: bool = False) -> dict[str, A
     }
 
 
+def job_detail_dict(history: JobHistory, *, undoable: bool) -> dict[str, Any]:
+    """``history_dict`` with tracebacks, and whether the job can be undone now."""
+    return {**history_dict(history, traceback=True), "undoable": undoable}
+
+
 def attempt_dict(attempt: AttemptRecord) -> dict[str, Any]:
     return {"number": attempt.number, "conductor": attempt.conductor,
             "started_at": _ts(attempt.started_at), "ended_at": _ts(attempt.ended_at),
@@ -138,7 +143,8 @@ def flow_dict(info: FlowInfo) -> dict[str, Any]:
     return {"name": info.name, "description": info.description,
             "requires": sorted(info.requires), "optional": sorted(info.optional),
             "provides": sorted(info.provides), "document": info.document,
-            "source": info.source}
+            "source": info.source,
+            "revertible_after_success": info.revertible_after_success}
 
 
 def conductor_dict(status: ConductorStatus) -> dict[str, Any]:

@@ -124,6 +124,34 @@ class Database:
             books = self._tables_locked().logbooks
         connection.execute(books.delete().where(books.c.uuid == book_uuid))
 
+    def note_on_flow_detail(self, flow_detail_id: str, key: str, value: Any, *,
+                            when_state: str) -> bool:
+        """Set ``meta[key]`` of a flow detail only while it is in ``when_state``.
+
+        For requests on a finished job (no conductor writes its flow detail
+        then). The UPDATE is conditional on the state and leaves the state
+        alone: a request that lost the race to reopen the job can never write
+        over what the conductor now running it stored. False, nothing
+        written, when the flow detail is missing or in another state.
+        """
+        from sqlalchemy import select, update
+
+        with self._backend_lock:
+            flows = self._tables_locked().flowdetails
+        found = (flows.c.uuid == flow_detail_id) & (flows.c.state == when_state)
+        try:
+            with self._engine.begin() as conn:
+                row = conn.execute(select(flows.c.meta).where(found)).first()
+                if row is None:
+                    return False
+                meta = {**(row.meta or {}), key: value}
+                return conn.execute(update(flows).where(found)
+                                    .values(meta=meta)).rowcount == 1
+        except _TRANSIENT_ERRORS as exc:
+            raise PersistenceError(
+                f"could not note {key} on flow detail {flow_detail_id}: "
+                f"{_describe(exc)}", retryable=True) from exc
+
     def _tables_locked(self) -> TaskflowTables:
         if self._taskflow_tables is None:
             from persistence.taskflow_backend import TaskflowTables

@@ -176,11 +176,13 @@ def _api_router(service: Orchestrator, settings: ApiSettings) -> APIRouter:
         return presentable({"jobs": [views.job_summary_dict(r) for r in page.jobs],
                             "next_marker": page.next_marker})
 
-    @router.get("/jobs/{job_id}", response_model=schemas.JobWithTasks,
+    @router.get("/jobs/{job_id}", response_model=schemas.JobDetail,
                 responses={404: {"model": schemas.Error}})
     def get_job(job_id: str) -> Any:
         """The job and its tasks in execution order: states, results, failures, times."""
-        return presentable(views.history_dict(service.job_history(job_id), traceback=True))
+        history = service.job_history(job_id)
+        return presentable(views.job_detail_dict(
+            history, undoable=service.undoable(history.record) is None))
 
     @router.post("/jobs/{job_id}/cancel", status_code=202, response_model=schemas.Job,
                  responses={404: {"model": schemas.Error}, 409: {"model": schemas.Error}})
@@ -215,6 +217,19 @@ def _api_router(service: Orchestrator, settings: ApiSettings) -> APIRouter:
         posted = service.retry(job_id)
         response.headers["Location"] = f"{PREFIX}/jobs/{posted.record.id}"
         return presentable(views.job_summary_dict(posted.record))
+
+    @router.post("/jobs/{job_id}/revert", status_code=202, response_model=schemas.Job,
+                 responses={404: {"model": schemas.Error}, 409: {"model": schemas.Error},
+                            503: {"model": schemas.Error}})
+    def undo_job(job_id: str, body: schemas.UndoRequest | None = None) -> Any:
+        """Undo a SUCCESS job: the same job is reopened and a conductor reverts each
+        task, last first, with the result it recorded; it ends REVERTED.
+
+        Only for flows that declare themselves revertible after success; any
+        other job, or a job that is not SUCCESS: 409.
+        """
+        by = body.requested_by if body is not None and body.requested_by else "api"
+        return presentable(views.job_summary_dict(service.undo(job_id, by)))
 
     @router.get("/jobs/{job_id}/explain", response_model=schemas.Explanation,
                 responses={404: {"model": schemas.Error}})

@@ -129,6 +129,12 @@ class JobWithTasks(Job):
     retried_by: list[str] = Field(description="Jobs posted as retries of this one.")
 
 
+class JobDetail(JobWithTasks):
+    undoable: bool = Field(description=(
+        "Whether POST /v1/jobs/{id}/revert would undo it now: it is SUCCESS and its "
+        "flow declares itself revertible after success."))
+
+
 class Holder(BaseModel):
     conductor: str
     since: str
@@ -146,6 +152,14 @@ class Explanation(BaseModel):
     holder: Holder | None
     next_attempt_at: str | None = Field(
         description="When a conductor may claim it again (backing off); null: now.")
+
+
+class UndoRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requested_by: str | None = Field(
+        None, min_length=1, max_length=255,
+        description="Who asks (recorded on the job); 'api' when not given.")
 
 
 class CancelRequest(BaseModel):
@@ -183,6 +197,8 @@ class Flow(BaseModel):
         description="The declarative document behind the flow; null for a Python flow.")
     source: str | None = Field(
         description="The document's file, or the Python factory as module:name.")
+    revertible_after_success: bool = Field(
+        False, description="Whether its SUCCESS jobs may be undone (POST .../revert).")
 
 
 class FlowList(BaseModel):

@@ -49,6 +49,8 @@ def api(app: AppContext, host: str | None, port: int | None) -> None:
     POST /v1/jobs/<id>/cancel      cancel an unfinished job
     POST /v1/jobs/<id>/retry       post it again ({"resume_revert": true}:
                                    resume its failed revert)
+    POST /v1/jobs/<id>/revert      undo a SUCCESS job: revert its tasks, last
+                                   first (flows revertible after success)
     GET  /v1/flows                 registered flows and their inputs
     GET  /v1/conductors            conductors alive now
     GET  /v1/openapi.json          the OpenAPI document

@@ -246,6 +246,33 @@ def retry(app: AppContext, job_id: str, wait: bool, timeout: float | None,
                 timeout=timeout, as_json=as_json)
 
 
+@jobs.command()
+@click.argument("job_id", metavar="JOB")
+@click.option("--wait", is_flag=True,
+              help="Follow JOB until it has reverted, showing progress on stderr.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None,
+              help="With --wait: give up after this many seconds (exit 1).")
+@click.option("--json", "as_json", is_flag=True, help="Print JOB's record as JSON.")
+@click.option("--by", "requested_by", metavar="NAME",
+              help="Who asks, recorded on the job (default: your user name).")
+@with_app
+def revert(app: AppContext, job_id: str, wait: bool, timeout: float | None,
+           as_json: bool, requested_by: str | None) -> None:
+    """Undo JOB, which ended SUCCESS: revert each of its tasks, last first.
+
+    Each task's revert gets the result that task recorded (the volume created,
+    the quota reserved...). Only for flows that declare themselves revertible
+    after success ('orchestrator flows' says which); any other job is an error
+    (exit 2). JOB runs again as a new attempt, resumed by another conductor if
+    its conductor dies, and ends REVERTED, saying who asked. Prints JOB's id;
+    with --wait, exit 0 once it is REVERTED.
+    """
+    with app.orchestrator() as orch:
+        record = orch.undo(job_id, requested_by or _user())
+        _follow(orch, record, "undo requested", JobState.REVERTED, wait=wait,
+                timeout=timeout, as_json=as_json)
+
+
 def _resume_revert(app: AppContext, job_id: str, wait: bool, timeout: float | None,
                    as_json: bool, requested_by: str) -> None:
     with app.orchestrator() as orch:

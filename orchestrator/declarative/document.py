@@ -17,7 +17,8 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 _STEP_KEYS = {"name", "command", "params", "inputs", "rebind", "provides", "retry",
               "remote", "timeout"}
 _FLOW_KEYS = {"name", "pattern", "steps"}
-_DOC_KEYS = {"name", "description", "pattern", "inputs", "steps", "version"}
+_DOC_KEYS = {"name", "description", "pattern", "inputs", "steps", "version",
+             "revertible_after_success"}
 
 
 class DocumentError(InvalidRequest):
@@ -74,6 +75,8 @@ def from_data(data: Any, source: str = "<document>") -> FlowDocument:
     if not isinstance(description, str):
         where.fail("description", "must be a string")
     inputs = where.names(doc.get("inputs", []), "inputs")
+    if not isinstance(doc.get("revertible_after_success", False), bool):
+        where.fail("revertible_after_success", "must be true or false")
     root = _flow({"name": name, "pattern": doc.get("pattern", "linear"),
                   "steps": doc.get("steps")}, where, "")
     return FlowDocument(name=name, description=description, inputs=inputs, root=root,

@@ -17,6 +17,7 @@ from taskflow.patterns import linear_flow
 from taskflow.types import failure
 
 from orchestrator.flows import ledger
+from orchestrator.registry import revertible_after_success
 
 LOG = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ class QuotaCommitTask(task.Task):
         return True
 
 
+@revertible_after_success
 def make_flow() -> linear_flow.Flow:
     """Create a volume Cinder-style: validate, reserve quota, create entry, commit."""
     return linear_flow.Flow("create-volume").add(

@@ -39,3 +39,8 @@ def read(path: str | os.PathLike[str]) -> list[tuple[str, str, int]]:
         action, task, pid = line.split(" ")[:3]
         entries.append((action, task, int(pid)))
     return entries
+
+
+def tasks_with(path: str | os.PathLike[str], action: str) -> list[str]:
+    """The tasks recorded with ``action`` (``execute``, ``revert``...), oldest first."""
+    return [task for done, task, _pid in read(path) if done == action]

@@ -2,7 +2,9 @@
 
 Four steps each take ``step_seconds`` and record their execution and revert in
 the ledger file ``ledger_path``; the final check fails when ``fail_at_end`` is
-true, so every completed step must be reverted, last first.
+true, so every completed step must be reverted, last first. A finished run can
+be undone (``orchestrator jobs revert JOB``). ``revert_seconds`` makes each
+revert take that long; its line is recorded once the revert is done.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from taskflow import task
 from taskflow.patterns import linear_flow
 
 from orchestrator.flows import ledger
+from orchestrator.registry import revertible_after_success
 
 LOG = logging.getLogger(__name__)
 
@@ -30,7 +33,9 @@ class SlowStep(task.Task):
         self.update_progress(1.0)
         return f"{self.name} done"
 
-    def revert(self, ledger_path: str, **kwargs: Any) -> None:
+    def revert(self, ledger_path: str, revert_seconds: float = 0.0,
+               **kwargs: Any) -> None:
+        time.sleep(float(revert_seconds))  # the revert's work, simulated
         ledger.record(ledger_path, "revert", self.name)
 
 
@@ -41,6 +46,7 @@ class FinalCheck(task.Task):
             raise RuntimeError("final check failed (fail_at_end is set)")
 
 
+@revertible_after_success
 def make_flow() -> linear_flow.Flow:
     """Run four slow steps, then a check that can be told to fail."""
     flow = linear_flow.Flow("slow-steps")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -105,6 +106,16 @@ class Deployment:
 
         _wait_answering(proc, log_path, f"{url}/v1", f"the API on port {port}")
         return url
+
+    def post(self, flow: str, store: dict[str, object]) -> str:
+        """``orchestrator post`` the flow with the store; the new job's id."""
+        result = self.run("post", flow, "--store-json", json.dumps(store))
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def wait_state(self, job_id: str, state: str, timeout: float = 90) -> None:
+        wait_for(lambda: job_row(self.db_url, job_id)["state"] == state, timeout=timeout,
+                 message=f"job {job_id} to end {state}")
 
     def conductor_log(self, name: str) -> str:
         return (self.tmp_path / f"conductor-{name}.log").read_text()

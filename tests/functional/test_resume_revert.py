@@ -18,40 +18,25 @@ pytestmark = pytest.mark.functional
 STEPS = ["step-1", "step-2", "step-3"]
 
 
-def post(dep: Deployment, flow: str, store: dict[str, object]) -> str:
-    result = dep.run("post", flow, "--store-json", json.dumps(store))
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
-def wait_state(dep: Deployment, job_id: str, state: str, timeout: float = 90) -> None:
-    wait_for(lambda: job_row(dep.db_url, job_id)["state"] == state, timeout=timeout,
-             message=f"job {job_id} to end {state}")
-
-
-def actions(path: Path, action: str) -> list[str]:
-    return [task for done, task, _pid in ledger.read(path) if done == action]
-
-
 def test_a_failed_revert_resumes_once_fixed_and_the_job_ends_reverted(
         deployment: Deployment, tmp_path: Path) -> None:
     dep = deployment
     path, blocker = tmp_path / "ledger", tmp_path / "blocker"
     blocker.touch()
-    job_id = post(dep, "revert-fails-until",
+    job_id = dep.post("revert-fails-until",
                   {"ledger_path": str(path), "blocker_path": str(blocker)})
     dep.start_conductor("rr-c1")
-    wait_state(dep, job_id, "FAILED")
-    assert actions(path, "revert") == ["step-3"]
-    assert actions(path, "revert-failed") == ["step-2"]
+    dep.wait_state(job_id, "FAILED")
+    assert ledger.tasks_with(path, "revert") == ["step-3"]
+    assert ledger.tasks_with(path, "revert-failed") == ["step-2"]
 
     # Not the job's cause fixed yet: the revert fails again, and says so.
     api = dep.start_api()
     resumed = httpx.post(f"{api}/v1/jobs/{job_id}/retry", json={"resume_revert": True})
     assert resumed.status_code == 202, resumed.text
     assert (resumed.json()["id"], resumed.json()["state"]) == (job_id, "POSTED")
-    wait_state(dep, job_id, "FAILED")
-    assert actions(path, "revert-failed") == ["step-2", "step-2"]
+    dep.wait_state(job_id, "FAILED")
+    assert ledger.tasks_with(path, "revert-failed") == ["step-2", "step-2"]
 
     blocker.unlink()
     result = dep.run("jobs", "retry", job_id[:8], "--resume-revert", "--by", "bob",
@@ -61,8 +46,8 @@ def test_a_failed_revert_resumes_once_fixed_and_the_job_ends_reverted(
     assert f"jobs watch {job_id}" in result.stderr
 
     # Each step executed once; the reverts left ran once each, last first.
-    assert actions(path, "execute") == [*STEPS, "final-check"]
-    assert actions(path, "revert") == ["step-3", "step-2", "step-1"]
+    assert ledger.tasks_with(path, "execute") == [*STEPS, "final-check"]
+    assert ledger.tasks_with(path, "revert") == ["step-3", "step-2", "step-1"]
     shown = json.loads(dep.run("jobs", "show", job_id, "--json").stdout)
     assert {t["name"]: t["state"] for t in shown["tasks"]} == {
         **{step: "REVERTED" for step in STEPS}, "final-check": "REVERTED"}
@@ -75,15 +60,15 @@ def test_only_a_job_whose_revert_failed_can_have_it_resumed(
         deployment: Deployment, tmp_path: Path) -> None:
     dep = deployment
     path = tmp_path / "ledger"
-    succeeded = post(dep, "slow-steps", {"ledger_path": str(path), "step_seconds": 0})
-    reverted = post(dep, "slow-steps", {"ledger_path": str(path), "step_seconds": 0,
+    succeeded = dep.post("slow-steps", {"ledger_path": str(path), "step_seconds": 0})
+    reverted = dep.post("slow-steps", {"ledger_path": str(path), "step_seconds": 0,
                                         "fail_at_end": True})
     result = dep.run("jobs", "retry", succeeded, "--resume-revert")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "not FAILED" in result.stderr
     dep.start_conductor("rr-c2")
-    wait_state(dep, succeeded, "SUCCESS")
-    wait_state(dep, reverted, "REVERTED")
+    dep.wait_state(succeeded, "SUCCESS")
+    dep.wait_state(reverted, "REVERTED")
 
     result = dep.run("jobs", "retry", succeeded, "--resume-revert")
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -105,19 +90,19 @@ def test_a_resumed_revert_survives_its_conductor_killed(
     dep = deployment
     path, blocker = tmp_path / "ledger", tmp_path / "blocker"
     blocker.touch()
-    job_id = post(dep, "revert-fails-until", {
+    job_id = dep.post("revert-fails-until", {
         "ledger_path": str(path), "blocker_path": str(blocker), "revert_seconds": 2})
     first = dep.start_conductor("rr-k1")
-    wait_state(dep, job_id, "FAILED")
+    dep.wait_state(job_id, "FAILED")
     blocker.unlink()
     result = dep.run("jobs", "retry", job_id, "--resume-revert")
     assert result.returncode == 0, result.stderr
     # Killed while reverting step-1, after step-2's revert is stored.
-    wait_for(lambda: actions(path, "revert-start")[-1:] == ["step-1"], timeout=60,
+    wait_for(lambda: ledger.tasks_with(path, "revert-start")[-1:] == ["step-1"], timeout=60,
              message="the resumed revert to reach step-1")
     kill9(first)
     dep.start_conductor("rr-k2")
-    wait_state(dep, job_id, "REVERTED")
-    assert actions(path, "execute") == [*STEPS, "final-check"]
-    assert actions(path, "revert") == ["step-3", "step-2", "step-1"]
-    assert actions(path, "revert-start").count("step-1") == 2
+    dep.wait_state(job_id, "REVERTED")
+    assert ledger.tasks_with(path, "execute") == [*STEPS, "final-check"]
+    assert ledger.tasks_with(path, "revert") == ["step-3", "step-2", "step-1"]
+    assert ledger.tasks_with(path, "revert-start").count("step-1") == 2

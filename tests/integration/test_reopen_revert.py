@@ -25,6 +25,12 @@ class Clock:
         return self.now
 
 
+def reopen(life: jobs.JobLifecycle, board: jobs.Board, job_id: str,
+           by: str) -> persistence.JobRecord | None:
+    return life.reopen(board, job_id, from_state=persistence.JobState.FAILED,
+                       reason=f"revert resumed at the request of {by}")
+
+
 def failed_job(database: persistence.Database) -> persistence.JobRecord:
     return insert_job(database, "revert-fails-until", state="FAILED", attempts=1,
                       started_at=datetime.now(UTC), finished_at=datetime.now(UTC),
@@ -37,7 +43,7 @@ def test_a_reopened_job_is_posted_anew_and_only_its_new_posting_claims_it(
     job = failed_job(database)
     settings = jobs.JobboardSettings(hosts=(zk_hosts,), path=jobboard_path)
     with jobs.open_jobboard(settings, "poster") as board:
-        reopened = life.reopen_revert(board, job.id, "alice")
+        reopened = reopen(life, board, job.id, "alice")
         assert reopened is not None
         assert (reopened.state, reopened.finished_at, reopened.attempts) == (
             persistence.JobState.POSTED, None, 1)
@@ -48,7 +54,7 @@ def test_a_reopened_job_is_posted_anew_and_only_its_new_posting_claims_it(
         assert posting.uuid == reopened.board_job_id
         assert jobs.JobSpec.from_details(posting.details).job_id == job.id
         # Resumed once: a second request finds the job no longer FAILED.
-        assert life.reopen_revert(board, job.id, "bob") is None
+        assert reopen(life, board, job.id, "bob") is None
 
     assert job.board_job_id is not None and reopened.board_job_id is not None
     stale = life.claim(job.id, job.board_job_id, "c1")
@@ -65,7 +71,7 @@ def test_a_reopen_whose_posting_failed_is_posted_by_the_conductors_sweep(
     settings = jobs.JobboardSettings(hosts=(zk_hosts,), path=jobboard_path)
     with jobs.open_jobboard(settings, "poster", watch=False) as board:
         pass  # closed: ZooKeeper refuses the posting, as if the poster died first
-    reopened = life.reopen_revert(board, job.id, "alice")
+    reopened = reopen(life, board, job.id, "alice")
     assert reopened is not None and reopened.state is persistence.JobState.POSTED
     assert life.unposted_candidates(GRACE) == []
     clock.now += timedelta(seconds=GRACE + 1)

@@ -33,6 +33,9 @@ def test_job_with_tasks_model_has_exactly_the_view_keys() -> None:
     assert set(schemas.JobWithTasks.model_fields) == set(view)
     assert set(schemas.Task.model_fields) == set(view["tasks"][0])
     assert schemas.JobWithTasks.model_validate(view).model_dump() == view
+    detail = views.job_detail_dict(JobHistory(RECORD, [TASK]), undoable=True)
+    assert set(schemas.JobDetail.model_fields) == set(detail)
+    assert schemas.JobDetail.model_validate(detail).model_dump() == detail
 
 
 def test_flow_and_conductor_models_have_exactly_the_view_keys() -> None:

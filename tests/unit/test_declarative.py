@@ -123,6 +123,7 @@ def test_retry_reruns_a_failing_step(tmp_path: Path) -> None:
     ({"colour": "red"}, "unknown keys colour"),
     ({"name": "Bad Name"}, "name: must be a name"),
     ({"inputs": "dir_a"}, "inputs: must be a list of names"),
+    ({"revertible_after_success": "yes"}, "revertible_after_success: must be true or false"),
 ])
 def test_document_errors_name_the_problem(change: dict[str, Any], message: str) -> None:
     with pytest.raises(DocumentError, match=message):
@@ -192,3 +193,15 @@ def test_load_directory_registers_documents_and_skips_bad_ones(
     assert len(skipped) == 2
     assert "b.json" in skipped[0] and "also defined in" in skipped[0]
     assert "c.yaml" in skipped[1]
+
+
+def test_a_document_declares_its_flow_revertible_after_success(tmp_path: Path) -> None:
+    from orchestrator.registry import FlowRegistry
+
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(_doc()))
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(
+        {**_doc(), "name": "undoable", "revertible_after_success": True}))
+    registry = FlowRegistry(load_directory(tmp_path, CATALOG))
+    assert not registry.revertible_after_success("markers")
+    assert registry.revertible_after_success("undoable")
+    assert registry.describe("undoable").revertible_after_success

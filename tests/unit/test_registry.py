@@ -5,7 +5,7 @@ from taskflow import task
 from taskflow.patterns import linear_flow, unordered_flow
 
 from orchestrator.errors import FlowLoadError, UnknownFlow
-from orchestrator.registry import FlowRegistry
+from orchestrator.registry import FlowRegistry, revertible_after_success
 
 
 class Needs(task.Task):
@@ -25,6 +25,19 @@ def test_entry_points_register_the_shipped_flows() -> None:
             "slow-steps"} <= set(registry.names())
     info = registry.describe("create-volume")
     assert info.requires == {"raw_size", "raw_availability_zone", "raw_volume_type"}
+    # Undoing a created volume is what the flow is written for; calls are not.
+    assert info.revertible_after_success
+    assert not registry.describe("phone-calls").revertible_after_success
+
+
+def test_a_factory_is_revertible_after_success_only_when_declared() -> None:
+    def plain() -> linear_flow.Flow:
+        return _nested()
+
+    registry = FlowRegistry({"outer": _nested,
+                             "undoable": revertible_after_success(plain)})
+    assert not registry.revertible_after_success("outer")
+    assert registry.revertible_after_success("undoable")
 
 
 def test_unknown_flow_names_the_registered_ones() -> None:
