@@ -79,6 +79,13 @@ class Browser:
 
     def accept_alert(self, message: str, timeout: float = 10) -> str:
         """Wait for a ``confirm()`` or ``alert()`` dialog, accept it, return its text."""
+        return self._answer_alert(message, timeout, accept=True)
+
+    def dismiss_alert(self, message: str, timeout: float = 10) -> str:
+        """Wait for a ``confirm()`` dialog, answer Cancel, return its text."""
+        return self._answer_alert(message, timeout, accept=False)
+
+    def _answer_alert(self, message: str, timeout: float, *, accept: bool) -> str:
         try:
             alert = WebDriverWait(self.driver, timeout).until(
                 expected_conditions.alert_is_present())
@@ -88,7 +95,10 @@ class Browser:
             ) from None
         assert alert is not False
         text = str(alert.text)
-        alert.accept()
+        if accept:
+            alert.accept()
+        else:
+            alert.dismiss()
         return text
 
     def find(self, css: str) -> WebElement:

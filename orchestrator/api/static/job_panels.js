@@ -1,5 +1,6 @@
 // The job page's panels about the job's life rather than its tasks: why it is
-// or is not running now (explain), what each attempt did, and retrying it.
+// or is not running now (explain), what each attempt did, and retrying or
+// undoing it.
 // job.js calls these on each refresh.
 "use strict";
 
@@ -105,41 +106,58 @@ const JobPanels = (() => {
 
   // ---- Retry ---------------------------------------------------------------
 
-  /** Offer a retry once the job has finished; and, for a job that FAILED because
-   * a task's revert failed, resuming that revert (once its cause is fixed). */
+  /** Offer a retry once the job has finished; for a job that FAILED because
+   * a task's revert failed, resuming that revert (once its cause is fixed); and,
+   * for a SUCCESS job of an undoable flow, reverting all it did. */
   function renderRetry(job) {
     byId("retry").hidden = !Orchestrator.TERMINAL_STATES.has(job.state);
     const revertFailed = job.state === "FAILED" && (job.tasks || []).some((t) => t.revert_failure);
     const resume = byId("resume-revert");
     if (resume) resume.hidden = !revertFailed;
     else if (revertFailed) byId("retry").after(resumeButton(job.id));
+    // Only flows written for it declare themselves undoable: the API says so.
+    const undoable = job.state === "SUCCESS" && job.undoable === true;
+    const undo = byId("undo");
+    if (undo) undo.hidden = !undoable;
+    else if (undoable) byId("retry").after(undoButton(job.id));
+  }
+
+  function undoButton(jobId) {
+    // Undoing what the job made (a volume...) must never come from a stray click.
+    return reopenButton("undo", "Undo (revert)",
+                        "Revert every task of this finished job, last first",
+                        `/v1/jobs/${encodeURIComponent(jobId)}/revert`,
+                        { requested_by: "web page" },
+                        `Revert every step of job ${jobId}?`);
   }
 
   function resumeButton(jobId) {
-    const button = el("button", {
-      text: "Resume revert",
-      attrs: { type: "button", id: "resume-revert",
-               title: "Revert again the task whose revert failed, then the tasks before it" },
-    });
-    button.addEventListener("click", () => resumeRevert(jobId, button));
-    return button;
+    return reopenButton("resume-revert", "Resume revert",
+                        "Revert again the task whose revert failed, then the tasks before it",
+                        `/v1/jobs/${encodeURIComponent(jobId)}/retry`,
+                        { resume_revert: true, requested_by: "web page" }, null);
   }
 
-  /** Reopen this same job to resume its revert, then follow it again. */
-  async function resumeRevert(jobId, button) {
-    const note = byId("retry-error");
-    note.hidden = true;
-    button.disabled = true;
-    try {
-      await api("POST", `/v1/jobs/${encodeURIComponent(jobId)}/retry`,
-                { resume_revert: true, requested_by: "web page" });
-      window.location.reload(); // the page stopped refreshing once the job had ended
-    } catch (exc) {
-      note.textContent = message(exc);
-      note.dataset.code = exc.code || "error";
-      note.hidden = false;
-      button.disabled = false;
-    }
+  /** A button that reopens this same job (POST path with body, after an optional
+   * confirmation), then reloads the page to follow it again. */
+  function reopenButton(id, text, title, path, body, confirmation) {
+    const button = el("button", { text, attrs: { type: "button", id, title } });
+    button.addEventListener("click", async () => {
+      const note = byId("retry-error");
+      note.hidden = true;
+      if (confirmation && !window.confirm(confirmation)) return;
+      button.disabled = true;
+      try {
+        await api("POST", path, body);
+        window.location.reload(); // the page stopped refreshing once the job had ended
+      } catch (exc) {
+        note.textContent = message(exc);
+        note.dataset.code = exc.code || "error";
+        note.hidden = false;
+        button.disabled = false;
+      }
+    });
+    return button;
   }
 
   /** Post a new job like this one, then open its page. */
