@@ -29,6 +29,12 @@ if TYPE_CHECKING:
         JobsError,
         PostingFailed,
     )
+    from jobs.keys import (
+        InvalidKey,
+        KeyLimits,
+        normalize_keys,
+        render_keys,
+    )
     from jobs.lifecycle import (
         CANCELLED_BEFORE_START,
         ISOLATE_AFTER_LOST,
@@ -76,7 +82,11 @@ _EXPORTS: dict[str, str] = {
     "Finished": "jobs.lifecycle",
     "ISOLATE_AFTER_LOST": "jobs.lifecycle",
     "InvalidJobDetails": "jobs.errors",
+    "InvalidKey": "jobs.keys",
     "JobLifecycle": "jobs.lifecycle",
+    "KeyLimits": "jobs.keys",
+    "normalize_keys": "jobs.keys",
+    "render_keys": "jobs.keys",
     "JobSpec": "jobs.spec",
     "JobboardSettings": "jobs.settings",
     "JobsError": "jobs.errors",
@@ -105,6 +115,10 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "InvalidKey",
+    "KeyLimits",
+    "normalize_keys",
+    "render_keys",
     "CANCELLED_BEFORE_START",
     "CONNECTED",
     "ISOLATE_AFTER_LOST",

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 import persistence
+from jobs import keys
 from jobs.errors import BoardUnavailable, PostingFailed
 from jobs.spec import JobSpec, flow_meta
 
@@ -100,6 +101,8 @@ class NotYet:
     reason: str
     until: datetime | None = None
     needs_idle: bool = False
+    #: It waits for a concurrency key another job holds, or goes after.
+    key_busy: bool = False
 
 
 ClaimOutcome = Claim | Refused | Finished | NotYet
@@ -132,9 +135,11 @@ class JobLifecycle:
     """Every state change of a job, each one conditional and, once claimed, fenced."""
 
     def __init__(self, database: persistence.Database, policy: Policy | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 key_limits: keys.KeyLimits | None = None) -> None:
         self._db = database
         self.policy = policy or Policy()
+        self.key_limits = key_limits or keys.KeyLimits()
         self._now = clock or (lambda: datetime.now(UTC))
         self._begin_attempt = _begin_attempt_statement(database.engine.dialect.name)
 
@@ -144,7 +149,8 @@ class JobLifecycle:
              store: Mapping[str, Any], priority: str = "NORMAL",
              idempotency_key: str | None = None,
              document: Mapping[str, Any] | None = None,
-             retry_of: str | None = None) -> persistence.JobRecord:
+             retry_of: str | None = None,
+             concurrency_keys: tuple[str, ...] = ()) -> persistence.JobRecord:
         """Write the job in one transaction (logbook, flow detail, record), then post it.
 
         The record says POSTED before the posting exists, so a conductor that
@@ -174,7 +180,8 @@ class JobLifecycle:
                                   book=book.uuid, flow_detail=flow_detail.uuid,
                                   posting_id=posting_id, priority=priority,
                                   idempotency_key=idempotency_key, document=document,
-                                  retry_of=retry_of, now=now)
+                                  retry_of=retry_of, now=now,
+                                  concurrency_keys=concurrency_keys)
         try:
             board.post(uuid=posting_id, name=flow_name, details=spec.to_details(),
                        book_uuid=book.uuid, book_name=book.name, priority=priority)
@@ -190,7 +197,7 @@ class JobLifecycle:
                 store: Mapping[str, Any], book: str, flow_detail: str, posting_id: str,
                 priority: str, idempotency_key: str | None,
                 document: Mapping[str, Any] | None, retry_of: str | None,
-                now: datetime) -> persistence.JobRecord:
+                now: datetime, concurrency_keys: tuple[str, ...]) -> persistence.JobRecord:
         values = {
             "id": job_id, "flow_name": flow_name, "state": JobState.POSTED.value,
             "store": dict(store), "created_at": now, "updated_at": now,
@@ -201,10 +208,12 @@ class JobLifecycle:
             "document": None if document is None else dict(document),
             "claim_epoch": 0, "not_before": None, "lost_streak": 0,
             "cancel_requested_by": None, "retry_of": retry_of,
+            "concurrency_keys": list(concurrency_keys) or None,
         }
         try:
             # Without inline values the statement compiles once, from the cache.
             session.connection().execute(_INSERT_JOB, [values])
+            keys.record(session.connection(), job_id, concurrency_keys)
         except IntegrityError as exc:
             # The id is a fresh UUID: only the key's unique index can object.
             if idempotency_key is not None:
@@ -236,15 +245,21 @@ class JobLifecycle:
         stmt = _CLAIM_BUSY if busy else _CLAIM_IDLE
         params = {"job": job_id, "posting": posting_id, "now": now, "owner": owner,
                   "max_attempts": self.policy.max_attempts}
-        with self._db.session() as session:
-            row = session.execute(stmt, params).mappings().first()
-            if row is not None:
-                record = persistence.record_from_row(row)
-                session.execute(self._begin_attempt, {
-                    "job_id": record.id, "number": record.attempts, "conductor": owner,
-                    "started_at": now})
-                return Claim(record, persistence.Fence(record.id, record.claim_epoch))
-            current = persistence.get_job(session, job_id)
+        try:
+            with self._db.session() as session:
+                row = session.execute(stmt, params).mappings().first()
+                if row is not None:
+                    record = persistence.record_from_row(row)
+                    if record.concurrency_keys:
+                        # Raises KeysBusy, which rolls the claim back.
+                        keys.take(session.connection(), record, self.key_limits, now)
+                    session.execute(self._begin_attempt, {
+                        "job_id": record.id, "number": record.attempts,
+                        "conductor": owner, "started_at": now})
+                    return Claim(record, persistence.Fence(record.id, record.claim_epoch))
+                current = persistence.get_job(session, job_id)
+        except keys.KeysBusy as waits:
+            return NotYet(waits.reason, key_busy=True)
         return self._not_claimed(current, posting_id, owner, busy, now)
 
     def _not_claimed(self, record: persistence.JobRecord | None, posting_id: str,
@@ -335,6 +350,7 @@ class JobLifecycle:
                 _end_attempt(session.connection(), record.id, record.attempts,
                              Outcome.CONDUCTOR_LOST, row["state"], now, step=step,
                              detail=reason)
+                _free_keys(session.connection(), record)
         if row is None:
             return None
         LOG.warning("Job %s: %s", record.id, reason)
@@ -359,6 +375,7 @@ class JobLifecycle:
                 _end_attempt(session.connection(), record.id, record.attempts,
                              Outcome.CONDUCTOR_LOST, row["state"], now, step=step,
                              detail=reason)
+                _free_keys(session.connection(), record)
         if row is None:
             return NotYet("its record changed while it was claimed")
         LOG.error("Job %s %s", record.id, error)
@@ -418,6 +435,7 @@ class JobLifecycle:
             raise persistence.ClaimLost(claim.job_id, claim.epoch)
         _end_attempt(connection, claim.job_id, claim.record.attempts, outcome,
                      row["state"], row["updated_at"], detail=error)
+        _free_keys(connection, claim.record)
         return persistence.record_from_row(row)
 
     def _finished_values(self, state: persistence.JobState,
@@ -457,6 +475,7 @@ class JobLifecycle:
                         _end_attempt(session.connection(), claim.job_id,
                                      claim.record.attempts, outcome, row["state"],
                                      row["updated_at"], detail=detail)
+                        _free_keys(session.connection(), claim.record)
                 break
             except persistence.PersistenceError as exc:
                 if not exc.retryable or not claim.fence.keep_waiting(delay):
@@ -579,7 +598,7 @@ class JobLifecycle:
         """
         now = self._now()
         dialect = self._db.engine.dialect.name
-        insert = _upsert(dialect)
+        insert = persistence.upsert_insert(dialect)
         source = sa.select(sa.literal(job_id), sa.literal(conductor), sa.literal(reason),
                            _ts(now)).where(
             sa.exists().where(_c.id == job_id, _c.board_job_id == posting_id))
@@ -693,21 +712,16 @@ def _fenced_statement(columns: tuple[str, ...], values: dict[str, Any]) -> Any:
     return stmt
 
 
-def _upsert(dialect: str) -> Any:
-    """The dialect's INSERT with ON CONFLICT (only the one in use is imported)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert
+def _free_keys(connection: Any, record: persistence.JobRecord) -> None:
+    """Free the job's concurrency keys as its claim ends (nothing to do without)."""
+    if record.concurrency_keys:
+        keys.free(connection, record.id)
 
 
 def _begin_attempt_statement(dialect: str) -> Any:
     """The attempt's INSERT. An attempt number met again (a row left by an
     interrupted undo) starts afresh rather than failing the claim."""
-    insert = _upsert(dialect)
+    insert = persistence.upsert_insert(dialect)
     stmt = insert(_A).values(job_id=sa.bindparam("job_id"), number=sa.bindparam("number"),
                              conductor=sa.bindparam("conductor"),
                              started_at=sa.bindparam("started_at",

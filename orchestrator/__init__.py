@@ -17,10 +17,11 @@ from orchestrator.errors import OrchestratorError
 
 if TYPE_CHECKING:
     from orchestrator.client import connect
-    from orchestrator.registry import revertible_after_success
+    from orchestrator.registry import concurrency_keys, revertible_after_success
     from orchestrator.service import Orchestrator
 
-__all__ = ["Orchestrator", "OrchestratorError", "connect", "revertible_after_success"]
+__all__ = ["Orchestrator", "OrchestratorError", "concurrency_keys", "connect",
+           "revertible_after_success"]
 
 
 def __getattr__(name: str) -> Any:
@@ -30,10 +31,10 @@ def __getattr__(name: str) -> Any:
         from orchestrator.client import connect
 
         return connect
-    if name == "revertible_after_success":
-        from orchestrator.registry import revertible_after_success
+    if name in ("revertible_after_success", "concurrency_keys"):
+        from orchestrator import registry
 
-        return revertible_after_success
+        return getattr(registry, name)
     if name == "Orchestrator":
         from orchestrator.service import Orchestrator
 

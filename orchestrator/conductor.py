@@ -68,6 +68,7 @@ class ConductorSettings:
     cancel_check_interval: float = 0.5
     reconcile_interval: float = 10.0
     retention: jobs.RetentionSettings = jobs.RetentionSettings()
+    key_limits: jobs.KeyLimits = jobs.KeyLimits()
 
 
 @dataclass
@@ -95,7 +96,8 @@ class Conductor:
         self._passed: set[str] = set()  # postings passed over (said once in the log)
         self._can_run_document = can_run_document or _document_problem
         self._lifecycle = jobs.JobLifecycle(database, jobs.Policy(
-            max_attempts=settings.max_attempts, retry_delay=settings.retry_delay))
+            max_attempts=settings.max_attempts, retry_delay=settings.retry_delay),
+            key_limits=settings.key_limits)
         engine_options: dict[str, Any] = {}
         if settings.engine == "parallel":
             engine_options = {"executor": "threaded", "max_workers": settings.engine_workers}

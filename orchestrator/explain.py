@@ -53,6 +53,8 @@ class Facts:
     running_by_owner: dict[str, int]
     ahead: int
     now: datetime
+    #: The slots held now of the job's concurrency keys.
+    key_holds: Sequence[persistence.KeyHold] = ()
 
 
 def explain_job(facts: Facts) -> Explanation:
@@ -120,10 +122,28 @@ def _running(facts: Facts) -> Explanation:
                    f"(attempt {record.attempts}).")
     if record.cancel_requested_at is not None:
         reasons.append(_cancel_note(record))
+    if record.concurrency_keys:
+        reasons.append("it holds concurrency key" + ("s " if len(record.concurrency_keys) > 1
+                                                     else " ")
+                       + ", ".join(record.concurrency_keys))
     if facts.board_error:
         reasons.append(facts.board_error)
     return Explanation(record.id, record.state.value, summary, reasons,
                        Holder(owner, since, alive))
+
+
+def _full_keys(facts: Facts) -> list[str]:
+    """For each of the job's keys that other jobs hold to its limit: who holds it."""
+    by_key: dict[str, list[persistence.KeyHold]] = {}
+    for hold in facts.key_holds:
+        if hold.job_id != facts.record.id:
+            by_key.setdefault(hold.key, []).append(hold)
+    full = []
+    for key, holds in sorted(by_key.items()):
+        if len(holds) >= max(h.limit for h in holds):
+            holders = ", ".join(f"job {h.job_id} (since {_t(h.since)})" for h in holds)
+            full.append(f"concurrency key {key} is held by {holders}")
+    return full
 
 
 def _cancel_note(record: persistence.JobRecord) -> str:
@@ -162,6 +182,10 @@ def _waiting(facts: Facts) -> Explanation:
     elif record.lost_streak >= jobs.ISOLATE_AFTER_LOST:
         summary = ("It lost its conductor on its last attempts, so it runs alone: it "
                    "waits for a conductor with nothing else running.")
+    elif full := _full_keys(facts):
+        summary = (f"It is waiting: its {full[0]}; it starts once the key is free "
+                   "(jobs sharing a key start by priority, then posting order).")
+        reasons += full[1:]
     else:
         summary = _capacity(facts, able)
     return Explanation(record.id, record.state.value, summary, reasons,

@@ -43,6 +43,26 @@ def revertible_after_success(factory: F) -> F:
     return factory
 
 
+#: A factory's attribute, or a flow document's key: templates of the
+#: concurrency keys its jobs carry, filled in from the store (``node:{node}``).
+CONCURRENCY_KEYS = "concurrency_keys"
+
+
+def concurrency_keys(*templates: str) -> Callable[[F], F]:
+    """Give a flow factory's jobs concurrency keys made from their store:
+    ``@concurrency_keys("node:{node}")`` lets one job per node run at once."""
+    def declare(factory: F) -> F:
+        setattr(factory, CONCURRENCY_KEYS, tuple(templates))
+        return factory
+    return declare
+
+
+def key_templates_of_document(document: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """A flow document's concurrency key templates (none when it declares none)."""
+    templates = (document or {}).get(CONCURRENCY_KEYS) or ()
+    return tuple(t for t in templates if isinstance(t, str))
+
+
 def document_revertible(document: Mapping[str, Any] | None) -> bool:
     """Whether a flow document (as data) declares its flow revertible after success."""
     return bool(document and document.get(REVERTIBLE_AFTER_SUCCESS) is True)
@@ -131,6 +151,14 @@ class FlowRegistry:
         factory = self.factory(name)
         return (getattr(factory, REVERTIBLE_AFTER_SUCCESS, False) is True
                 or document_revertible(getattr(factory, "document", None)))
+
+    def key_templates(self, name: str) -> tuple[str, ...]:
+        """The concurrency key templates the registered flow declares."""
+        factory = self.factory(name)
+        declared = getattr(factory, CONCURRENCY_KEYS, None)
+        if isinstance(declared, tuple):
+            return declared
+        return key_templates_of_document(getattr(factory, "document", None))
 
     def shape(self, name: str) -> tuple[str, frozenset[str]]:
         """The flow's TaskFlow name and the inputs it requires, built once per name.

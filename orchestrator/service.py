@@ -37,7 +37,13 @@ from orchestrator.errors import (
     WaitTimeout,
 )
 from orchestrator.explain import Explanation, Facts, explain_job
-from orchestrator.registry import FlowInfo, FlowRegistry, document_revertible, flow_inputs
+from orchestrator.registry import (
+    FlowInfo,
+    FlowRegistry,
+    document_revertible,
+    flow_inputs,
+    key_templates_of_document,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -215,19 +221,24 @@ class Orchestrator:
 
     def post(self, flow_name: str | None, store: Mapping[str, Any] | None = None,
              *, priority: str = "NORMAL", idempotency_key: str | None = None,
-             document: Mapping[str, Any] | None = None) -> JobRecord:
+             document: Mapping[str, Any] | None = None,
+             concurrency_keys: Collection[str] = ()) -> JobRecord:
         """Post a job and return its record (see ``submit``)."""
         return self.submit(flow_name, store, priority=priority,
-                           idempotency_key=idempotency_key, document=document).record
+                           idempotency_key=idempotency_key, document=document,
+                           concurrency_keys=concurrency_keys).record
 
     def submit(self, flow_name: str | None, store: Mapping[str, Any] | None = None,
                *, priority: str = "NORMAL", idempotency_key: str | None = None,
-               document: Mapping[str, Any] | None = None, strict: bool = False) -> Posted:
+               document: Mapping[str, Any] | None = None, strict: bool = False,
+               concurrency_keys: Collection[str] = ()) -> Posted:
         """Post a job for a registered flow, or for a declarative flow document.
 
         With an ``idempotency_key`` already used by an earlier post of the same
         flow and store, that job is returned and nothing new is posted; used
-        with a different flow or store, the key is a conflict.
+        with a different flow or store, the key is a conflict. The job's
+        concurrency keys are ``concurrency_keys`` and those the flow's key
+        templates make of the store (``node:{node}``).
         """
         store = {} if store is None else store
         priority = priority.upper() if isinstance(priority, str) else priority
@@ -238,20 +249,22 @@ class Orchestrator:
             _check_idempotency_key(idempotency_key)
         name, label, unused = self.validate(flow_name, store, document,
                                             priority=priority, strict=strict)
+        keys = self._job_keys(name, store, document, concurrency_keys)
         self._check_schema()
         if idempotency_key is not None:
-            earlier = self._by_idempotency_key(idempotency_key, name, store, document)
+            earlier = self._by_idempotency_key(idempotency_key, name, store, document, keys)
             if earlier is not None:
                 return Posted(earlier, created=False)
         try:
             record = self._lifecycle.post(
                 self._jobboard(), flow_name=name, flow_label=label,
                 store=store, priority=priority, idempotency_key=idempotency_key,
-                document=document)
+                document=document, concurrency_keys=keys)
         except persistence.DuplicateIdempotencyKey:
             # Another post with the same key won the race.
             assert idempotency_key is not None
-            earlier = self._by_idempotency_key(idempotency_key, name, store, document)
+            earlier = self._by_idempotency_key(idempotency_key, name, store, document,
+                                               keys)
             if earlier is None:
                 raise
             return Posted(earlier, created=False)
@@ -294,7 +307,8 @@ class Orchestrator:
         try:
             posted = self._lifecycle.post(
                 self._jobboard(), flow_name=name, flow_label=label, store=record.store,
-                priority=record.priority, document=record.document, retry_of=record.id)
+                priority=record.priority, document=record.document, retry_of=record.id,
+                concurrency_keys=record.concurrency_keys)
         except jobs.JobsError as exc:
             raise ServiceUnavailable(str(exc)) from exc
         return Posted(posted, created=True)
@@ -391,7 +405,9 @@ class Orchestrator:
                 running_by_owner=persistence.running_by_owner(session),
                 ahead=0 if record.is_terminal else persistence.waiting_ahead(session,
                                                                              record),
-                now=datetime.now(UTC))
+                now=datetime.now(UTC),
+                key_holds=persistence.key_holds(session.connection(),
+                                                record.concurrency_keys))
         return explain_job(facts)
 
     def conductors(self) -> list[ConductorStatus]:
@@ -545,16 +561,32 @@ class Orchestrator:
         return self._board
 
     def _by_idempotency_key(self, key: str, flow_name: str, store: Mapping[str, Any],
-                            document: Mapping[str, Any] | None) -> JobRecord | None:
+                            document: Mapping[str, Any] | None,
+                            keys: tuple[str, ...]) -> JobRecord | None:
         with self._db.session() as session:
             earlier = persistence.get_job_by_idempotency_key(session, key)
         if earlier is None:
             return None
         same = (earlier.flow_name == flow_name and earlier.store == dict(store)
-                and earlier.document == (None if document is None else dict(document)))
+                and earlier.document == (None if document is None else dict(document))
+                and earlier.concurrency_keys == keys)
         if not same:
             raise IdempotencyConflict(key, earlier.id)
         return earlier
+
+    def _job_keys(self, flow_name: str, store: Mapping[str, Any],
+                  document: Mapping[str, Any] | None,
+                  given: Collection[str]) -> tuple[str, ...]:
+        """The job's concurrency keys: those given, and the flow's templates filled
+        in from the store."""
+        if isinstance(given, str) or not isinstance(given, Collection):
+            raise InvalidRequest("concurrency keys must be a list of strings")
+        templates = (key_templates_of_document(document) if document is not None
+                     else self._registry.key_templates(flow_name))
+        try:
+            return jobs.normalize_keys([*given, *jobs.render_keys(templates, store)])
+        except jobs.InvalidKey as exc:
+            raise InvalidRequest(str(exc)) from exc
 
     def _build_document(self, document: Mapping[str, Any]) -> tuple[str, Any]:
         # Imported here: only posts of documents need the command catalog.

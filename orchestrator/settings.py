@@ -113,6 +113,7 @@ def conductor_endpoint(conf: cfg.ConfigOpts) -> HealthEndpoint | None:
 
 
 def conductor_settings(conf: cfg.ConfigOpts, name: str | None = None) -> ConductorSettings:
+    from jobs import KeyLimits
     from orchestrator.conductor import ConductorSettings
 
     group = conf.conductor
@@ -127,4 +128,6 @@ def conductor_settings(conf: cfg.ConfigOpts, name: str | None = None) -> Conduct
         cancel_check_interval=group.cancel_check_interval,
         reconcile_interval=group.reconcile_interval,
         retention=retention_settings(conf),
+        key_limits=KeyLimits(dict(group.concurrency_limits),
+                             group.default_concurrency_limit),
     )

@@ -46,6 +46,7 @@ def job_dict(record: JobRecord) -> dict[str, Any]:
         "cancel_requested_by": record.cancel_requested_by,
         "cancelled": record.cancelled,
         "retry_of": record.retry_of,
+        "concurrency_keys": list(record.concurrency_keys),
         "document": record.document,
         "logbook_id": record.logbook_id,
         "flow_detail_id": record.flow_detail_id,

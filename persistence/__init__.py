@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     )
     from persistence.engine import (
         create_engine,
+        upsert_insert,
     )
     from persistence.errors import (
         ClaimLost,
@@ -36,6 +37,12 @@ if TYPE_CHECKING:
         TaskHistory,
         job_tasks,
         read_flow_detail,
+    )
+    from persistence.keys import (
+        JOB_KEYS,
+        KEY_HOLDS,
+        KeyHold,
+        key_holds,
     )
     from persistence.records import (
         PRIORITIES,
@@ -115,6 +122,11 @@ _EXPORTS: dict[str, str] = {
     "count_by_state": "persistence.repository",
     "count_purgeable": "persistence.retention",
     "create_engine": "persistence.engine",
+    "upsert_insert": "persistence.engine",
+    "KeyHold": "persistence.keys",
+    "JOB_KEYS": "persistence.keys",
+    "KEY_HOLDS": "persistence.keys",
+    "key_holds": "persistence.keys",
     "delete_logbooks": "persistence.retention",
     "finished_before_clause": "persistence.retention",
     "get_job": "persistence.repository",
@@ -167,6 +179,11 @@ __all__ = [
     "TaskHistory",
     "count_by_state",
     "create_engine",
+    "upsert_insert",
+    "KeyHold",
+    "JOB_KEYS",
+    "KEY_HOLDS",
+    "key_holds",
     "get_job",
     "get_job_by_idempotency_key",
     "is_cancel_requested",

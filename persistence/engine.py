@@ -101,3 +101,15 @@ def apply_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor.execute(pragma)
     finally:
         cursor.close()
+
+
+def upsert_insert(dialect: str) -> Any:
+    """The dialect's ``insert`` construct, which has ``on_conflict_do_nothing`` and
+    ``on_conflict_do_update`` (only the one in use is imported)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert

@@ -119,6 +119,8 @@ class JobRow(Base):
     cancel_requested_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
     # The job this one retries (posted again with the same flow and store).
     retry_of: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # Its concurrency keys (a list, or NULL for none), also in JobKeyRow.
+    concurrency_keys: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class AttemptRow(Base):
@@ -158,6 +160,38 @@ class JobPassRow(Base):
     conductor: Mapped[str] = mapped_column(String(255), primary_key=True)
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     passed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class JobKeyRow(Base):
+    """A concurrency key a job carries (posted with it, never changed)."""
+
+    __tablename__ = "orchestrator_job_keys"
+    __table_args__ = (Index("ix_orchestrator_job_keys_key", "key"),)
+
+    job_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("orchestrator_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class KeyHoldRow(Base):
+    """One slot of a concurrency key, held by a running job.
+
+    The primary key is the limit's guard: a key limited to N jobs has slots
+    0..N-1, and two claims can never insert the same slot.
+    """
+
+    __tablename__ = "orchestrator_key_holds"
+    __table_args__ = (Index("ix_orchestrator_key_holds_job_id", "job_id"),)
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("orchestrator_jobs.id", ondelete="CASCADE"), nullable=False
+    )
+    since: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # The key's limit when it was taken, so that a reader can tell a full key.
+    key_limit: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 metadata = Base.metadata

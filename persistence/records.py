@@ -61,6 +61,8 @@ class JobRecord:
     lost_streak: int = 0
     cancel_requested_by: str | None = None
     retry_of: str | None = None
+    #: At most N jobs sharing one of these keys run at once (N per key prefix).
+    concurrency_keys: tuple[str, ...] = ()
 
     @property
     def is_terminal(self) -> bool:

@@ -149,6 +149,7 @@ def record_from_row(row: Mapping[Any, Any]) -> JobRecord:
         lost_streak=row["lost_streak"],
         cancel_requested_by=row["cancel_requested_by"],
         retry_of=row["retry_of"],
+        concurrency_keys=tuple(row["concurrency_keys"] or ()),
     )
 
 

@@ -17,8 +17,10 @@ import persistence
 
 
 def insert_job(db: persistence.Database, flow_name: str = "phone-calls", *,
-               store: dict[str, Any] | None = None, **columns: Any) -> persistence.JobRecord:
-    """Insert a POSTED job (override any column); return its record."""
+               store: dict[str, Any] | None = None, keys: tuple[str, ...] = (),
+               **columns: Any) -> persistence.JobRecord:
+    """Insert a POSTED job (override any column) carrying concurrency ``keys``;
+    return its record."""
     now = datetime.now(UTC)
     values: dict[str, Any] = {
         "id": str(uuid4()), "flow_name": flow_name, "state": "POSTED",
@@ -28,12 +30,16 @@ def insert_job(db: persistence.Database, flow_name: str = "phone-calls", *,
         "last_error": None, "priority": "NORMAL", "idempotency_key": None,
         "cancel_requested_at": None, "document": None, "claim_epoch": 0,
         "not_before": None, "lost_streak": 0,
+        "concurrency_keys": sorted(keys) or None,
     }
     values.update(columns)
     if isinstance(values["state"], persistence.JobState):
         values["state"] = values["state"].value
     with db.session() as session:
         session.execute(sa.insert(persistence.JOBS).values(**values))
+        for key in keys:
+            session.execute(sa.insert(persistence.JOB_KEYS).values(job_id=values["id"],
+                                                                   key=key))
         record = persistence.get_job(session, values["id"])
     assert record is not None
     return record

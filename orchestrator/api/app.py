@@ -142,7 +142,7 @@ def _api_router(service: Orchestrator, settings: ApiSettings) -> APIRouter:
             key = idempotency_key
         posted = service.submit(body.flow, body.store, priority=body.priority,
                                 idempotency_key=key, document=body.document,
-                                strict=body.strict)
+                                strict=body.strict, concurrency_keys=body.concurrency_keys)
         response.headers["Location"] = f"{PREFIX}/jobs/{posted.record.id}"
         if posted.unused_keys:
             # RFC 7234's 299, a lasting warning. JSON-escaped: a key may hold any

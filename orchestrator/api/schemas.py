@@ -47,6 +47,11 @@ class JobRequest(BaseModel):
         description="Posting again with the same key returns the first job "
         "(200) instead of posting another. Also accepted as the "
         "Idempotency-Key header.")
+    concurrency_keys: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        default_factory=list, max_length=16,
+        description="Keys such as 'node:4f2a': across all conductors, at most N jobs "
+        "sharing a key run at once (N per key prefix, 1 by default). Added to the "
+        "keys the flow's templates make of the store.")
 
 
 class Failure(BaseModel):
@@ -90,6 +95,8 @@ class Job(BaseModel):
     cancelled: bool = Field(description="The job ended because it was cancelled: its "
                             "steps were reverted. Not a failure.")
     retry_of: str | None = Field(description="The job this one retries.")
+    concurrency_keys: list[str] = Field(
+        description="At most N jobs sharing one of these keys run at once.")
     store: dict[str, Any]
     document: dict[str, Any] | None
     logbook_id: str

@@ -57,6 +57,10 @@ def _load_document(file: Any) -> dict[str, Any]:
               "posting another.")
 @click.option("--strict", is_flag=True,
               help="Refuse a store key no task of the flow reads, instead of warning.")
+@click.option("--key", "concurrency_keys", metavar="KEY", multiple=True,
+              help="A concurrency key, such as node:4f2a (repeat for several): across "
+              "all conductors, at most N jobs sharing a key run at once (N per key "
+              "prefix, 1 unless configured); the others wait their turn.")
 @click.option("--wait", is_flag=True,
               help="Follow the job to its end, showing its progress on stderr; "
               "exit 1 unless it succeeded.")
@@ -66,7 +70,8 @@ def _load_document(file: Any) -> dict[str, Any]:
 @with_app
 def post(app: AppContext, flow: str | None, document_file: Any, store_json: str | None,
          store_file: Any, priority: str, idempotency_key: str | None, strict: bool,
-         wait: bool, timeout: float | None, as_json: bool) -> None:
+         concurrency_keys: tuple[str, ...], wait: bool, timeout: float | None,
+         as_json: bool) -> None:
     """Post a job running FLOW (or --document) to the jobboard and print its id.
 
     The flow must be registered (see 'orchestrator flows') or given as a
@@ -86,7 +91,7 @@ def post(app: AppContext, flow: str | None, document_file: Any, store_json: str 
     with app.orchestrator() as orch:
         posted = orch.submit(flow, store, priority=priority.upper(),
                              idempotency_key=idempotency_key, document=document,
-                             strict=strict)
+                             strict=strict, concurrency_keys=concurrency_keys)
         record = posted.record
         if posted.created and not _any_conductor(orch):
             click.echo("warning: no conductor is alive; the job waits on the jobboard until "

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from oslo_config import cfg
+from oslo_config import cfg, types
 
 GROUP = "conductor"
 
@@ -79,6 +79,23 @@ OPTS = [
         help="Seconds between looks for job records that say RUNNING while no "
         "conductor holds the job on the jobboard (its conductor died and no "
         "other has claimed it yet); such jobs are handed back and say why.",
+    ),
+    cfg.Opt(
+        "concurrency_limits",
+        type=types.Dict(value_type=types.Integer(min=1)),
+        default={},
+        help="How many jobs sharing a concurrency key may run at once, by key "
+        "prefix (the part of the key before its first ':'), for example "
+        "'node:1,volume:3'. Keys of other prefixes take default_concurrency_limit. "
+        "Give every conductor the same limits.",
+    ),
+    cfg.IntOpt(
+        "default_concurrency_limit",
+        default=1,
+        min=1,
+        help="How many jobs sharing a concurrency key may run at once when its "
+        "prefix is not in concurrency_limits: 1, a lock (Ironic's node lock, made "
+        "durable), unless raised.",
     ),
     cfg.PortOpt(
         "metrics_port",

@@ -18,7 +18,7 @@ _STEP_KEYS = {"name", "command", "params", "inputs", "rebind", "provides", "retr
               "remote", "timeout"}
 _FLOW_KEYS = {"name", "pattern", "steps"}
 _DOC_KEYS = {"name", "description", "pattern", "inputs", "steps", "version",
-             "revertible_after_success"}
+             "revertible_after_success", "concurrency_keys"}
 
 
 class DocumentError(InvalidRequest):
@@ -77,6 +77,11 @@ def from_data(data: Any, source: str = "<document>") -> FlowDocument:
     inputs = where.names(doc.get("inputs", []), "inputs")
     if not isinstance(doc.get("revertible_after_success", False), bool):
         where.fail("revertible_after_success", "must be true or false")
+    templates = doc.get("concurrency_keys", [])
+    if not isinstance(templates, list) or not all(isinstance(t, str) and t
+                                                  for t in templates):
+        where.fail("concurrency_keys", "must be a list of key templates such as "
+                   "node:{node}")
     root = _flow({"name": name, "pattern": doc.get("pattern", "linear"),
                   "steps": doc.get("steps")}, where, "")
     return FlowDocument(name=name, description=description, inputs=inputs, root=root,

@@ -417,3 +417,30 @@ class LedgerCounts:
 
     def jobs(self) -> set[str | None]:
         return {job for job, _task, _action in self._counts}
+
+
+def overlapping_holders(entries: Iterable[LedgerEntry],
+                        key_of: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """Pairs of jobs sharing a concurrency key that were at work at the same time.
+
+    A job is at work, in one process, from the first to the last line that
+    process wrote for it; two jobs of one key (``key_of``: job -> key) whose
+    spans overlap ran at once. Returns ``(key, job, other job)``; [] means the
+    limit of one held.
+    """
+    spans: dict[tuple[str, int], list[float]] = {}
+    for entry in entries:
+        if entry.job is None or entry.at is None or entry.job not in key_of:
+            continue
+        span = spans.setdefault((entry.job, entry.pid), [entry.at, entry.at])
+        span[0], span[1] = min(span[0], entry.at), max(span[1], entry.at)
+    by_key: dict[str, list[tuple[float, float, str]]] = {}
+    for (job, _pid), (start, end) in spans.items():
+        by_key.setdefault(key_of[job], []).append((start, end, job))
+    overlaps = []
+    for key, runs in sorted(by_key.items()):
+        runs.sort()
+        for index, (start, _end, job) in enumerate(runs):
+            overlaps += [(key, other, job) for _start, end, other in runs[:index]
+                         if other != job and end > start]
+    return overlaps

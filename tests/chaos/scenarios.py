@@ -32,7 +32,7 @@ import persistence
 from jobs.board import JOB_PREFIX, LOCK_SUFFIX
 from orchestrator import Orchestrator
 from orchestrator.registry import FlowRegistry
-from tests.chaos.harness import LedgerEntry, Supervisor, read_ledger
+from tests.chaos.harness import LedgerEntry, Supervisor, overlapping_holders, read_ledger
 
 LOG = logging.getLogger(__name__)
 
@@ -118,8 +118,10 @@ def prepare_database(db_url: str) -> None:
 
 
 def post_jobs(orch: Orchestrator, ledger: Path, count: int, *, step_seconds: float,
-              prefix: str = "j", crash_at: str | None = None) -> dict[str, str]:
-    """Post ``count`` chaos-steps jobs; return {job key: job id}."""
+              prefix: str = "j", crash_at: str | None = None,
+              key_of: Callable[[str], str | None] = lambda _job: None) -> dict[str, str]:
+    """Post ``count`` chaos-steps jobs, each with the concurrency key ``key_of``
+    gives its job key (None: none); return {job key: job id}."""
     posted = {}
     for index in range(count):
         key = f"{prefix}{index}"
@@ -127,7 +129,9 @@ def post_jobs(orch: Orchestrator, ledger: Path, count: int, *, step_seconds: flo
                                  "step_seconds": step_seconds}
         if crash_at is not None:
             store["crash_at"] = crash_at
-        posted[key] = orch.post(FLOW, store).id
+        concurrency_key = key_of(key)
+        posted[key] = orch.post(FLOW, store, concurrency_keys=(
+            [concurrency_key] if concurrency_key else [])).id
     return posted
 
 
@@ -281,6 +285,8 @@ class KillLoopResult:
     kills: int
     takeovers: list[float]
     elapsed: float
+    #: Jobs sharing a concurrency key that the ledger saw at work at once.
+    key_overlaps: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def takeover_median(self) -> float | None:
@@ -289,15 +295,20 @@ class KillLoopResult:
 
 def kill_loop(cluster: Cluster, *, jobs_count: int, conductors: int = 3,
               kill_every: float = 4.0, step_seconds: float = 0.2, seed: int = 1,
-              timeout: float = 600.0) -> KillLoopResult:
-    """Jobs on N conductors, one killed -9 every ``kill_every`` s and restarted."""
+              timeout: float = 600.0, keys: int = 0) -> KillLoopResult:
+    """Jobs on N conductors, one killed -9 every ``kill_every`` s and restarted.
+
+    With ``keys``, job i carries the concurrency key ``node:<i mod keys>``
+    (limit 1), and the ledger is checked for two holders of a key at once.
+    """
     prepare_database(cluster.db_url)
     names = [f"c{i}" for i in range(1, conductors + 1)]
     rng = random.Random(seed)
     kills: list[tuple[float, str]] = []
     started = time.monotonic()
     with cluster.supervisor(names) as supervisor, cluster.orchestrator() as orch:
-        posted = post_jobs(orch, cluster.ledger, jobs_count, step_seconds=step_seconds)
+        posted = post_jobs(orch, cluster.ledger, jobs_count, step_seconds=step_seconds,
+                           key_of=lambda job: _node_key(job, keys))
         with Observer(cluster.db_url, list(posted.values())) as observer:
             stop = threading.Event()
 
@@ -327,14 +338,22 @@ def kill_loop(cluster: Cluster, *, jobs_count: int, conductors: int = 3,
                 killer.join()
             records = observer.records()
             takeovers = observer.takeovers(kills)
-    report = analyse_ledger(read_ledger(cluster.ledger))
+    entries = read_ledger(cluster.ledger)
+    report = analyse_ledger(entries)
     over_budget = [key for key, job_id in posted.items()
                    if report.extra_starts.get(key, 0) > records[job_id].attempts - 1]
     states = _count(r.state.value for r in records.values())
+    key_of = {job: key for job in posted if (key := _node_key(job, keys))}
     return KillLoopResult(
         jobs=jobs_count, states=states, lost=jobs_count - states.get("SUCCESS", 0),
         completed_reruns=len(report.completed_reruns), over_budget=over_budget,
-        kills=len(kills), takeovers=takeovers, elapsed=time.monotonic() - started)
+        kills=len(kills), takeovers=takeovers, elapsed=time.monotonic() - started,
+        key_overlaps=overlapping_holders(entries, key_of))
+
+
+def _node_key(job: str, keys: int) -> str | None:
+    """``node:<n>`` for job ``j<i>`` (n = i mod keys); None without keys."""
+    return f"node:{int(job.lstrip('j')) % keys}" if keys else None
 
 
 # -- takeover after kill -9, with room to take over -------------------------------

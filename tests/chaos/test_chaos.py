@@ -33,6 +33,19 @@ def test_kill_9_in_a_loop_loses_no_job_and_reruns_no_completed_step(
     assert result.takeovers, describe(result)
 
 
+def test_kill_9_in_a_loop_never_lets_two_jobs_hold_one_key(
+        tmp_path: Path, postgres_url: str, zk_hosts: str) -> None:
+    result = scenarios.kill_loop(Cluster(tmp_path, postgres_url, zk_hosts),
+                                 jobs_count=15, conductors=3, kill_every=2.5,
+                                 step_seconds=0.2, timeout=240, keys=3)
+    print(describe(result))
+    assert result.kills >= 2, describe(result)
+    assert result.key_overlaps == [], describe(result)
+    assert result.lost == 0, describe(result)
+    assert result.completed_reruns == 0, describe(result)
+    assert result.over_budget == [], describe(result)
+
+
 def test_a_frozen_conductor_neither_writes_nor_starts_a_task_once_taken_over(
         tmp_path: Path, postgres_url: str, zk_hosts: str) -> None:
     result = scenarios.freeze(Cluster(tmp_path, postgres_url, zk_hosts), jobs_count=2,

@@ -18,6 +18,7 @@ from tests.chaos.harness import (
     LedgerFormatError,
     StepCount,
     Supervisor,
+    overlapping_holders,
     parse_ledger_line,
     process_state,
     read_ledger,
@@ -239,3 +240,19 @@ def test_without_restarts_a_dead_child_stays_dead(tmp_path: Path) -> None:
                  message="the death to be noticed")
         assert supervisor.pid("once") is None
         assert supervisor.stats("once").starts == 1
+
+
+def test_overlapping_holders_finds_two_jobs_of_a_key_at_work_at_once() -> None:
+    def at(job: str, pid: int, t: float) -> LedgerEntry:
+        return LedgerEntry("start", "step-1", pid, job, t)
+
+    # a then b on node:1 (a killed in pid 1, resumed in pid 3 after b): no overlap;
+    # c works on another key meanwhile.
+    apart = [at("a", 1, 0.0), at("a", 1, 1.0), at("b", 2, 1.5), at("b", 2, 2.0),
+             at("a", 3, 2.5), at("a", 3, 3.0), at("c", 4, 0.5), at("c", 4, 2.8)]
+    keys = {"a": "node:1", "b": "node:1", "c": "node:2"}
+    assert overlapping_holders(apart, keys) == []
+    # b inside the span of a's first process, however many runs lie between.
+    inside = [at("a", 1, 0.0), at("a", 5, 0.1), at("a", 5, 0.2), at("b", 2, 0.5),
+              at("a", 1, 4.0)]
+    assert overlapping_holders(inside, keys) == [("node:1", "a", "b")]

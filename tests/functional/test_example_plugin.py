@@ -39,6 +39,7 @@ def test_burn_in_passes_and_keeps_the_node_reserved(deployment: Deployment,
     deployment.start_conductor("c1")
     job = _burn_in(deployment, "burn-in", reservations, 0)
     assert job["state"] == "SUCCESS", job
+    assert job["concurrency_keys"] == ["node:node-7"]  # the document's template
     assert (reservations / "node-7.reserved").exists()
     shown = json.loads(deployment.run("jobs", "show", job["id"], "--json").stdout)
     burn = next(t for t in shown["tasks"] if t["name"] == "burn")
@@ -74,4 +75,5 @@ def test_burn_in_on_a_remote_agent_succeeds(deployment: Deployment,
     job = _burn_in(deployment, "burn-in-remote", reservations, 0,
                    agent_url=f"http://127.0.0.1:{port}")
     assert job["state"] == "SUCCESS", job
+    assert job["concurrency_keys"] == ["node:node-7"]  # the document's template
     assert (reservations / "node-7.reserved").exists()

@@ -50,6 +50,7 @@ def test_a_job_list_with_stored_bad_data_serializes_as_the_api_does() -> None:
            "created_at": "t", "updated_at": "t", "started_at": None, "finished_at": None,
            "duration": None, "last_error": "failed on \udcff", "cancel_requested_at": None,
            "cancel_requested_by": None, "cancelled": False, "retry_of": None,
+           "concurrency_keys": [],
            "store": {"deep": _nested(900), "text": "\ud800"}, "document": None,
            "logbook_id": "l", "flow_detail_id": "d", "board_job_id": None}
     body = {"jobs": [job], "next_marker": None}

@@ -124,6 +124,7 @@ def test_retry_reruns_a_failing_step(tmp_path: Path) -> None:
     ({"name": "Bad Name"}, "name: must be a name"),
     ({"inputs": "dir_a"}, "inputs: must be a list of names"),
     ({"revertible_after_success": "yes"}, "revertible_after_success: must be true or false"),
+    ({"concurrency_keys": "node:{node}"}, "concurrency_keys: must be a list of key templates"),
 ])
 def test_document_errors_name_the_problem(change: dict[str, Any], message: str) -> None:
     with pytest.raises(DocumentError, match=message):

@@ -116,3 +116,20 @@ def test_attempt_outcomes_are_persisted_names() -> None:
     # Stored in orchestrator_attempts.outcome and shown by the API: never rename.
     assert [o.value for o in AttemptOutcome] == [
         "finished", "cancelled", "suspended", "conductor_lost", "storage_error", "error"]
+
+
+def test_a_job_waiting_for_its_concurrency_key_names_the_holder() -> None:
+    from persistence import KeyHold
+
+    job = record(concurrency_keys=("node:1", "rack:9"))
+    holds = [KeyHold("node:1", 0, "job-9", 1, NOW - timedelta(minutes=2)),
+             KeyHold("rack:9", 0, "job-8", 2, NOW)]  # one of two slots: not full
+    said = explain_job(dataclasses.replace(
+        facts(job, [conductor("c1")]), key_holds=holds))
+    assert said.summary.startswith("It is waiting: its concurrency key node:1 is held "
+                                   "by job job-9 (since 2026-11-30 11:58:00 UTC)")
+    assert not any("rack:9" in r for r in said.reasons)
+    # Its own slot (a claim being made) or free keys: the usual answer.
+    own = [KeyHold("node:1", 0, "job-1", 1, NOW)]
+    said = explain_job(dataclasses.replace(facts(job, [conductor("c1")]), key_holds=own))
+    assert "free slot" in said.summary

@@ -29,7 +29,7 @@ JOB_KEYS = {
     "id", "flow", "state", "attempts", "owner", "created_at", "started_at", "finished_at",
     "updated_at", "duration", "last_error", "logbook_id", "flow_detail_id",
     "board_job_id", "store", "priority", "idempotency_key", "cancel_requested_at",
-    "document", "cancel_requested_by", "cancelled", "retry_of",
+    "document", "cancel_requested_by", "cancelled", "retry_of", "concurrency_keys",
 }
 TASK_KEYS = {
     "name", "state", "intention", "progress", "result", "failure", "revert_failure",
