@@ -150,7 +150,8 @@ class JobLifecycle:
              idempotency_key: str | None = None,
              document: Mapping[str, Any] | None = None,
              retry_of: str | None = None,
-             concurrency_keys: tuple[str, ...] = ()) -> persistence.JobRecord:
+             concurrency_keys: tuple[str, ...] = (),
+             meta: Mapping[str, Any] | None = None) -> persistence.JobRecord:
         """Write the job in one transaction (logbook, flow detail, record), then post it.
 
         The record says POSTED before the posting exists, so a conductor that
@@ -166,7 +167,8 @@ class JobLifecycle:
 
         book = tf_models.LogBook(f"job-{job_id}")
         flow_detail = tf_models.FlowDetail(flow_label, uuid=str(uuid.uuid4()))
-        flow_detail.meta = flow_meta(flow_name)
+        # ``meta``: what the job records of its flow (its shape), beside its name.
+        flow_detail.meta = {**(meta or {}), **flow_meta(flow_name)}
         # The store goes in with the flow detail: loading the job then writes
         # nothing for it, and cannot leave it half written.
         flow_detail.add(persistence.injector_detail(store))

@@ -19,9 +19,10 @@ if TYPE_CHECKING:
     from orchestrator.client import connect
     from orchestrator.registry import concurrency_keys, revertible_after_success
     from orchestrator.service import Orchestrator
+    from orchestrator.shapes import shape_change
 
 __all__ = ["Orchestrator", "OrchestratorError", "concurrency_keys", "connect",
-           "revertible_after_success"]
+           "revertible_after_success", "shape_change"]
 
 
 def __getattr__(name: str) -> Any:
@@ -35,6 +36,10 @@ def __getattr__(name: str) -> Any:
         from orchestrator import registry
 
         return getattr(registry, name)
+    if name == "shape_change":
+        from orchestrator.shapes import shape_change
+
+        return shape_change
     if name == "Orchestrator":
         from orchestrator.service import Orchestrator
 

@@ -26,7 +26,7 @@ from taskflow import storage as tf_storage
 
 import jobs
 import persistence
-from orchestrator import engines, revert_resume
+from orchestrator import engines, revert_resume, shapes
 from orchestrator.errors import OrchestratorError
 from orchestrator.metrics import ConductorMetrics
 from orchestrator.registry import FlowRegistry
@@ -110,6 +110,56 @@ class JobRunner:
                             f"document is {name!r}")
         return flow
 
+    def _flow_for(self, spec: jobs.JobSpec, record: persistence.JobRecord,
+                  flow_detail: Any, backend: Any) -> Any:
+        """The flow to run the job with: the one registered now, unless the job
+        started with another shape of it (``orchestrator.shapes``). Then its
+        declared policy decides: an earlier version runs or reverts it, or
+        its atoms are renamed (saved before the run), or ``CannotRun``."""
+        flow = self.build_flow(spec, record)
+        posted = shapes.recorded(flow_detail.meta)
+        if posted is None or record.document is not None:
+            return flow  # posted by an earlier release, or its document travels with it
+        if not revert_resume.started(flow_detail):
+            now = self.registry.shape_record(spec.flow_name)
+            if posted["fingerprint"] != now["fingerprint"]:
+                # Nothing ran: it starts with the shape of now, which it records
+                # (stored with the flow's first write, before any step runs).
+                flow_detail.meta = {**(flow_detail.meta or {}), shapes.SHAPE_KEY: now}
+            return flow
+        change = shapes.ShapeChange.of(self.registry.factory(spec.flow_name))
+        decision = shapes.decide(spec.flow_name, posted, flow, change)
+        if decision.action == "refuse":
+            raise CannotRun(decision.reason)
+        meta = dict(flow_detail.meta or {})
+        if decision.action == "rename":
+            names = {}
+            for atom in list(flow_detail):
+                if atom.name in decision.rename:
+                    names[atom.uuid] = decision.rename[atom.name]
+                    # Same uuid, new name: the detail replaces the old one.
+                    flow_detail.add(type(atom).from_dict({**atom.to_dict(),
+                                                          "name": names[atom.uuid]}))
+            backend.get_connection().rename_atoms(names)
+            meta[shapes.SHAPE_KEY] = shapes.record_for(flow)
+            LOG.info("Job %s: its atoms renamed for the new shape of %s (%s)",
+                     spec.job_id, spec.flow_name, decision.rename)
+        elif decision.action == "revert":
+            marked = revert_resume.mark_to_revert(flow_detail)
+            meta[shapes.REVERTED_NOTE] = (f"reverted with the version of flow "
+                                          f"{spec.flow_name!r} it was posted with "
+                                          "(its shape changed since)")
+            LOG.info("Job %s: reverting %s with the flow's earlier version",
+                     spec.job_id, ", ".join(marked))
+        else:
+            if decision.flow is not flow:
+                LOG.info("Job %s: resumed with the earlier version of %s it was "
+                         "posted with", spec.job_id, spec.flow_name)
+            return decision.flow
+        flow_detail.meta = meta
+        backend.get_connection().update_flow_details(flow_detail)
+        return decision.flow
+
     def run(self, job: JobContext) -> BoardAction:
         """Run the job to its end, a suspension or a halt; record what happened."""
         claim, spec = job.claim, job.spec
@@ -155,6 +205,9 @@ class JobRunner:
                          if state is persistence.JobState.REVERTED else None)
             if undone_by is not None:
                 error = f"undone at the request of {undone_by}"
+            elif state is persistence.JobState.REVERTED and \
+                    shapes.REVERTED_NOTE in (flow_detail.meta or {}):
+                error = str(flow_detail.meta[shapes.REVERTED_NOTE])
             ended[:] = [self._lifecycle.finish_within(connection, claim, state, error,
                                                       outcome)]
 
@@ -190,10 +243,12 @@ class JobRunner:
                                    _failure_from_detail(flow_detail))
             return BoardAction.CONSUME
         try:
-            flow = self.build_flow(spec, claim.record)
+            flow = self._flow_for(spec, claim.record, flow_detail, backend)
         except CannotRun as exc:
             self._lifecycle.release(claim, undo_attempt=True)
             raise CannotRun(str(exc)) from exc
+        except tf_exc.StorageFailure as exc:
+            return self._hand_back(claim, f"cannot adapt the job to its flow: {exc}")
         guard = _Guard(job, cancel)
         engine = taskflow.engines.load(
             flow, store=dict(spec.store), flow_detail=flow_detail, backend=backend,

@@ -100,6 +100,7 @@ class FlowRegistry:
         self._factories = dict(factories)
         self._broken = dict(broken or {})
         self._shapes: dict[str, tuple[str, frozenset[str]]] = {}
+        self._records: dict[str, dict[str, Any]] = {}
         self._inputs: dict[str, frozenset[str]] = {}
 
     @classmethod
@@ -170,6 +171,15 @@ class FlowRegistry:
         if found is None:
             flow = self.build(name)
             found = self._shapes[name] = (str(flow.name), frozenset(flow.requires))
+        return found
+
+    def shape_record(self, name: str) -> dict[str, Any]:
+        """What a job of the flow records of its shape when posted (built once)."""
+        found = self._records.get(name)
+        if found is None:
+            from orchestrator import shapes
+
+            found = self._records[name] = shapes.record_for(self.build(name))
         return found
 
     def inputs(self, name: str) -> frozenset[str]:

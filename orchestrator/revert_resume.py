@@ -119,13 +119,23 @@ def prepare(flow_detail: Any) -> list[str]:
 
 
 def _prepare_undo(flow_detail: Any, note: dict[str, Any]) -> list[str]:
-    """Mark every atom that succeeded to be reverted, the flow RUNNING, the note applied.
+    """Mark the run to be reverted (``mark_to_revert``) and the note applied.
+
+    Saved before anything reverts, so a conductor that takes the job over
+    after a crash resumes the undo as any revert cut short (the applied note
+    is not applied twice).
+    """
+    flow_detail.meta = {**(flow_detail.meta or {}), UNDO_KEY: {**note, "applied": True}}
+    return mark_to_revert(flow_detail)
+
+
+def mark_to_revert(flow_detail: Any) -> list[str]:
+    """Mark every atom that succeeded to be reverted, and the flow RUNNING.
 
     The atoms keep their state and result: TaskFlow's engine reverts an atom
     whose intention is REVERT once all that ran after it are reverted, and
-    hands its revert the stored result. Saved before anything reverts, so a
-    conductor that takes the job over after a crash resumes the undo as any
-    revert cut short (the applied note is not applied twice).
+    hands its revert the stored result. Returns the atoms marked. The caller
+    saves the flow detail.
     """
     marked = []
     for atom in flow_detail:
@@ -133,6 +143,11 @@ def _prepare_undo(flow_detail: Any, note: dict[str, Any]) -> list[str]:
         if atom.state == states.SUCCESS and atom.name != Storage.injector_name:
             atom.intention = states.REVERT
             marked.append(atom.name)
-    flow_detail.meta = {**(flow_detail.meta or {}), UNDO_KEY: {**note, "applied": True}}
     flow_detail.state = states.RUNNING
     return marked
+
+
+def started(flow_detail: Any) -> bool:
+    """Whether any step of the flow has run (the store's injector is none)."""
+    return any(atom.state != states.PENDING and atom.name != Storage.injector_name
+               for atom in flow_detail)

@@ -259,7 +259,8 @@ class Orchestrator:
             record = self._lifecycle.post(
                 self._jobboard(), flow_name=name, flow_label=label,
                 store=store, priority=priority, idempotency_key=idempotency_key,
-                document=document, concurrency_keys=keys)
+                document=document, concurrency_keys=keys,
+                meta=self._shape_meta(name, document))
         except persistence.DuplicateIdempotencyKey:
             # Another post with the same key won the race.
             assert idempotency_key is not None
@@ -308,7 +309,8 @@ class Orchestrator:
             posted = self._lifecycle.post(
                 self._jobboard(), flow_name=name, flow_label=label, store=record.store,
                 priority=record.priority, document=record.document, retry_of=record.id,
-                concurrency_keys=record.concurrency_keys)
+                concurrency_keys=record.concurrency_keys,
+                meta=self._shape_meta(name, record.document))
         except jobs.JobsError as exc:
             raise ServiceUnavailable(str(exc)) from exc
         return Posted(posted, created=True)
@@ -587,6 +589,15 @@ class Orchestrator:
             return jobs.normalize_keys([*given, *jobs.render_keys(templates, store)])
         except jobs.InvalidKey as exc:
             raise InvalidRequest(str(exc)) from exc
+
+    def _shape_meta(self, flow_name: str,
+                    document: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The flow detail's record of the flow's shape (``orchestrator.shapes``)."""
+        from orchestrator import shapes
+
+        record = (shapes.record_for(self._build_document(document)[1])
+                  if document is not None else self._registry.shape_record(flow_name))
+        return {shapes.SHAPE_KEY: record}
 
     def _build_document(self, document: Mapping[str, Any]) -> tuple[str, Any]:
         # Imported here: only posts of documents need the command catalog.

@@ -351,6 +351,24 @@ class FencedConnection(tf_base.Connection):
             return self._defer(what, work, atom_detail)
         return self._write(what, work)
 
+    def rename_atoms(self, names: Mapping[str, str]) -> None:
+        """Rename atom details (uuid -> new name), fenced, at once.
+
+        Updates never rewrite a name (as TaskFlow's merge), so a flow whose
+        release renamed its atoms has them renamed here, before it resumes.
+        """
+        atoms = self.tables.atomdetails
+
+        def work(conn: Connection) -> tuple[None, Callable[[], None]]:
+            for uuid, name in names.items():
+                result = conn.execute(self.tables.fenced_update(atoms, ("name",)),
+                                      self._params(uuid, {"name": name}))
+                if _rowcount(result) == 0:
+                    self._refused(conn, f"No atom details found with uuid '{uuid}'")
+            return None, lambda: None
+
+        self._write(f"renaming atom details {', '.join(names)}", work)
+
     def update_flow_details(self, flow_detail: Any) -> Any:
         """One fenced UPDATE of the flow row, then only the atoms that are new or changed.
 

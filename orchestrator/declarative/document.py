@@ -18,7 +18,7 @@ _STEP_KEYS = {"name", "command", "params", "inputs", "rebind", "provides", "retr
               "remote", "timeout"}
 _FLOW_KEYS = {"name", "pattern", "steps"}
 _DOC_KEYS = {"name", "description", "pattern", "inputs", "steps", "version",
-             "revertible_after_success", "concurrency_keys"}
+             "revertible_after_success", "concurrency_keys", "shape_change"}
 
 
 class DocumentError(InvalidRequest):
@@ -77,6 +77,13 @@ def from_data(data: Any, source: str = "<document>") -> FlowDocument:
     inputs = where.names(doc.get("inputs", []), "inputs")
     if not isinstance(doc.get("revertible_after_success", False), bool):
         where.fail("revertible_after_success", "must be true or false")
+    if "shape_change" in doc:
+        from orchestrator.shapes import ShapeChange, ShapeError
+
+        try:
+            ShapeChange.from_document(doc["shape_change"])
+        except ShapeError as exc:
+            where.fail("shape_change", str(exc))
     templates = doc.get("concurrency_keys", [])
     if not isinstance(templates, list) or not all(isinstance(t, str) and t
                                                   for t in templates):
