@@ -88,6 +88,12 @@
       detail("Duration", "job-duration", duration),
       ...lineage(job),
     ];
+    const keys = job.concurrency_keys || [];
+    if (keys.length) {
+      // At most N jobs sharing one of these run at once; the explain panel
+      // names the job holding a key this one waits for.
+      items.push(detail("Concurrency keys", "job-concurrency-keys", keys.join(", ")));
+    }
     if (job.cancel_requested_at) {
       items.push(detail("Cancel requested", null,
                         timeNode(job.cancel_requested_at, "job-cancel-requested")));

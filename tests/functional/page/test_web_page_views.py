@@ -220,3 +220,24 @@ def test_attempts_and_retry_of_a_finished_job_link_both_jobs(
     browser.find(f'#job-retry-of a[data-job-id="{first}"]').click()
     browser.wait(lambda: browser.find_all(f'#job-retried-by a[data-job-id="{second}"]'),
                  "the link from the original to its retry")
+
+
+def test_a_job_waiting_for_a_concurrency_key_shows_its_keys_and_who_holds_it(
+        deployment: Deployment, browser: Browser, tmp_path: Path) -> None:
+    api = deployment.start_api()
+    jobs = []
+    for name, seconds in (("holder", 3.0), ("waiter", 0.01)):
+        answer = httpx.post(f"{api}/v1/jobs", timeout=30, json={
+            "flow": "slow-steps", "store": slow_steps(tmp_path, name, step_seconds=seconds),
+            "concurrency_keys": ["node:page"]})
+        assert answer.status_code == 201, answer.text
+        jobs.append(answer.json()["id"])
+    holder, waiter = jobs
+    deployment.start_conductor("c1")
+    wait_running(api, holder)
+
+    browser.open(f"{api}/jobs/{waiter}")
+    browser.wait(lambda: f"concurrency key node:page is held by job {holder}"
+                 in browser.text("#explain-summary"), "the key's holder named")
+    assert browser.text("#job-concurrency-keys") == "node:page"
+    assert wait_finished(api, waiter) == "SUCCESS"
