@@ -73,14 +73,14 @@ def run_counted(database: persistence.Database, zk_hosts: str,
         runner = threading.Thread(target=conductor.run, daemon=True)
         runner.start()
 
-        def run(flow: str) -> Recorder:
+        def run(flow: str, keys: tuple[str, ...] = ()) -> Recorder:
             warm = orch.post(flow, {})
             wait_for(lambda: orch.get_job(warm.id).is_terminal, timeout=30,
                      message="the warm-up job")
             wait_for(lambda: board.find(str(warm.board_job_id)) is None, timeout=30,
                      message="the warm-up job to leave the board")
             recorder = Recorder(conductor_db.engine)
-            job = orch.post(flow, {})
+            job = orch.post(flow, {}, concurrency_keys=keys)
             wait_for(lambda: orch.get_job(job.id).is_terminal, timeout=30,
                      message="the counted job")
             assert orch.get_job(job.id).state.value == "SUCCESS"
@@ -110,6 +110,21 @@ def test_a_one_task_job_writes_each_state_change_once(run_counted: Any) -> None:
     ]
     statements = [s for s in recorder.log if s != "COMMIT"]
     assert len(statements) <= 12, recorder.log
+
+
+def test_a_concurrency_key_costs_two_reads_and_a_row_in_the_claim_and_end(
+        run_counted: Any) -> None:
+    recorder = run_counted("bench-1-task", keys=("node:counted",))
+    transactions = [t for t in recorder.transactions()
+                    if any(not s.startswith("SELECT") for s in t)]
+    # Is a job sharing the key first in line? which slots are held? then one.
+    assert transactions[0] == [
+        "UPDATE orchestrator_jobs", "SELECT orchestrator_job_keys",
+        "SELECT orchestrator_key_holds", "INSERT orchestrator_key_holds",
+        "INSERT orchestrator_attempts"]
+    # The key goes with the job's end, in the same transaction.
+    assert transactions[-1][-1] == "DELETE orchestrator_key_holds"
+    assert len(transactions) == 3
 
 
 def test_a_ten_task_job_costs_three_statements_a_task_at_most(run_counted: Any) -> None:
