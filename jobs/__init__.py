@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         normalize_keys,
         render_keys,
     )
+    from jobs.leader import Leadership
     from jobs.lifecycle import (
         CANCELLED_BEFORE_START,
         ISOLATE_AFTER_LOST,
@@ -90,6 +91,7 @@ _EXPORTS: dict[str, str] = {
     "JobSpec": "jobs.spec",
     "JobboardSettings": "jobs.settings",
     "JobsError": "jobs.errors",
+    "Leadership": "jobs.leader",
     "LOST": "jobs.board",
     "MAX_POSTING_BYTES": "jobs.spec",
     "NotOwner": "jobs.board",
@@ -139,6 +141,7 @@ __all__ = [
     "JobSpec",
     "JobboardSettings",
     "JobsError",
+    "Leadership",
     "NotOwner",
     "NotYet",
     "Policy",

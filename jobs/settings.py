@@ -9,6 +9,7 @@ from dataclasses import dataclass
 # nodes, and the postings no conductor may run.
 TRASH_FOLDER = ".trash"
 ENTITY_FOLDER = ".entities"
+SCHEDULER_FOLDER = ".scheduler"
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,8 @@ class JobboardSettings:
     @property
     def trash_path(self) -> str:
         return f"{self._parent}/{TRASH_FOLDER}"
+
+    @property
+    def scheduler_path(self) -> str:
+        """Where conductors elect the one that fires schedules (``jobs.leader``)."""
+        return f"{self._parent}/{SCHEDULER_FOLDER}"

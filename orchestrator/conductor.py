@@ -40,6 +40,7 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.jobrun import BoardAction, CannotRun, JobContext, JobRunner
 from orchestrator.metrics import ConductorMetrics
 from orchestrator.registry import FlowRegistry
+from orchestrator.schedules.scheduler import SchedulerSettings, start_for_conductor
 from orchestrator.stall import StallDetector
 
 LOG = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class ConductorSettings:
     cancel_check_interval: float = 0.5
     reconcile_interval: float = 10.0
     retention: jobs.RetentionSettings = jobs.RetentionSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
     key_limits: jobs.KeyLimits = jobs.KeyLimits()
 
 
@@ -206,6 +208,9 @@ class Conductor:
             "flows": self._registry.names(),
         })
         LOG.info("Conductor registered as %s", entity)
+        # Contends for the schedules' leadership; only the leader fires them.
+        scheduler = start_for_conductor(self.settings.scheduler, self.name, self._board,
+                                        self._db, lambda: self._registry)
         workers = futures.ThreadPoolExecutor(self.settings.max_simultaneous_jobs,
                                              thread_name_prefix=f"job-{self.name}")
         self._stall.start()
@@ -223,6 +228,8 @@ class Conductor:
                 seen = self._board.wait_for_change(seen, self.settings.poll_interval)
         finally:
             self._stopping.set()
+            if scheduler is not None:
+                scheduler.stop()
             with self._lock:
                 for running in self._running.values():
                     # A write waiting through a database outage gives up: the

@@ -180,3 +180,24 @@ class WaitTimeout(OrchestratorError):
     """The job did not finish in the time allowed."""
 
     retryable = True
+
+
+class InvalidSchedule(InvalidRequest):
+    """The schedule is invalid: its cron expression, time zone or missed policy."""
+
+
+class ScheduleNotFound(InvalidRequest):
+    """No schedule has that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no schedule named {name!r}")
+        self.name = name
+
+
+class ScheduleExists(Conflict):
+    """A schedule of that name exists already."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a schedule named {name!r} exists already; delete it first, "
+                         "or choose another name")
+        self.name = name

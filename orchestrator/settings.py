@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from orchestrator.conductor import ConductorSettings
     from orchestrator.healthserver import HealthEndpoint
     from orchestrator.registry import FlowRegistry
+    from orchestrator.schedules import SchedulerSettings
 
 
 def state_path(conf: cfg.ConfigOpts) -> Path:
@@ -102,6 +103,14 @@ def retention_settings(conf: cfg.ConfigOpts) -> RetentionSettings:
                              batch_size=group.batch_size, interval=group.interval)
 
 
+def scheduler_settings(conf: cfg.ConfigOpts) -> SchedulerSettings:
+    from orchestrator.schedules import SchedulerSettings
+
+    group = conf.scheduler
+    return SchedulerSettings(enabled=group.enabled, interval=group.interval,
+                             misfire_grace=group.misfire_grace)
+
+
 def conductor_endpoint(conf: cfg.ConfigOpts) -> HealthEndpoint | None:
     """Where the conductor serves metrics and health, or None ([conductor] metrics_port 0)."""
     from orchestrator.healthserver import HealthEndpoint
@@ -128,6 +137,7 @@ def conductor_settings(conf: cfg.ConfigOpts, name: str | None = None) -> Conduct
         cancel_check_interval=group.cancel_check_interval,
         reconcile_interval=group.reconcile_interval,
         retention=retention_settings(conf),
+        scheduler=scheduler_settings(conf),
         key_limits=KeyLimits(dict(group.concurrency_limits),
                              group.default_concurrency_limit),
     )

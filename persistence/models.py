@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -192,6 +194,49 @@ class KeyHoldRow(Base):
     since: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     # The key's limit when it was taken, so that a reader can tell a full key.
     key_limit: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class ScheduleRow(Base):
+    """A schedule: a flow and store posted at each fire time of a cron expression."""
+
+    __tablename__ = "orchestrator_schedules"
+    __table_args__ = (
+        UniqueConstraint("name", name="uq_orchestrator_schedules_name"),
+        Index("ix_orchestrator_schedules_next_fire_at", "next_fire_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    flow_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    store: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    priority: Mapped[str] = mapped_column(String(16), nullable=False)
+    cron: Mapped[str] = mapped_column(String(255), nullable=False)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False)
+    # 'skip' or 'run_once': what becomes of fire times missed by every scheduler.
+    missed: Mapped[str] = mapped_column(String(16), nullable=False)
+    paused: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # The next fire time not handled yet; advanced only from its old value.
+    next_fire_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    created_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class ScheduleFireRow(Base):
+    """A fire time of a schedule, handled: posted, skipped, or failed (one row each)."""
+
+    __tablename__ = "orchestrator_schedule_fires"
+
+    schedule_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("orchestrator_schedules.id", ondelete="CASCADE",
+                               name="fk_orchestrator_schedule_fires_schedule_id"),
+        primary_key=True)
+    fire_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    # No foreign key: retention may delete the job; the fire stays in the history.
+    job_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 metadata = Base.metadata

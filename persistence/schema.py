@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 #: The head of ``migrations/versions``; a new revision updates it
 #: (tests/integration/test_migrations.py holds it equal to alembic's heads).
-HEAD_REVISIONS: frozenset[str] = frozenset({"0007"})
+HEAD_REVISIONS: frozenset[str] = frozenset({"0008"})
 
 #: TaskFlow's tables (its own upgrade creates them).
 TASKFLOW_TABLES: frozenset[str] = frozenset({"logbooks", "flowdetails", "atomdetails"})

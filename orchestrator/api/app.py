@@ -29,7 +29,9 @@ from orchestrator import errors, views
 from orchestrator.api import schemas
 from orchestrator.api.health import ApiHealth, health_router
 from orchestrator.api.middleware import JsonBodies
+from orchestrator.api.schedules import schedules_router
 from orchestrator.api.wire import presentable
+from orchestrator.schedules import ScheduleService
 from orchestrator.service import JobState, Orchestrator
 
 LOG = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class ApiSettings:
 # Client mistakes and what status each one gets; the first match wins.
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (errors.JobNotFound, 404),
+    (errors.ScheduleNotFound, 404),
     (errors.Conflict, 409),
     (errors.InvalidMarker, 400),
     (errors.JobTooLarge, 413),
@@ -68,8 +71,10 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
 
 
 def create_app(service: Orchestrator, settings: ApiSettings,
-               health: ApiHealth | None = None) -> FastAPI:
-    """The app; with ``health``, also /metrics, /healthz and /readyz."""
+               health: ApiHealth | None = None,
+               schedules: ScheduleService | None = None) -> FastAPI:
+    """The app; with ``health``, also /metrics, /healthz and /readyz; with
+    ``schedules``, /v1/schedules."""
     app = FastAPI(
         title="orchestrator",
         summary="Post TaskFlow jobs to conductors and read their history.",
@@ -86,7 +91,7 @@ def create_app(service: Orchestrator, settings: ApiSettings,
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _internal_error)
-    app.include_router(_api_router(service, settings))
+    app.include_router(_api_router(service, settings, schedules))
     if health is not None:
         # Without the token dependency on purpose: Prometheus and load
         # balancers carry no token (see orchestrator.api.health).
@@ -95,7 +100,8 @@ def create_app(service: Orchestrator, settings: ApiSettings,
     return app
 
 
-def _api_router(service: Orchestrator, settings: ApiSettings) -> APIRouter:
+def _api_router(service: Orchestrator, settings: ApiSettings,
+                schedules: ScheduleService | None = None) -> APIRouter:
     tokens = [t.encode() for t in settings.tokens]
 
     def authenticate(authorization: Annotated[str | None, Header()] = None) -> None:
@@ -120,7 +126,8 @@ def _api_router(service: Orchestrator, settings: ApiSettings) -> APIRouter:
     def root() -> dict[str, Any]:
         return {"version": VERSION, "openapi": OPENAPI_URL, "auth": settings.auth,
                 "links": {"jobs": f"{PREFIX}/jobs", "flows": f"{PREFIX}/flows",
-                          "conductors": f"{PREFIX}/conductors"}}
+                          "conductors": f"{PREFIX}/conductors",
+                          "schedules": f"{PREFIX}/schedules"}}
 
     @router.post("/jobs", status_code=201, response_model=schemas.Job,
                  responses={200: {"model": schemas.Job,
@@ -249,6 +256,8 @@ def _api_router(service: Orchestrator, settings: ApiSettings) -> APIRouter:
         return presentable(
             {"conductors": [views.conductor_dict(c) for c in service.conductors()]})
 
+    if schedules is not None:
+        router.include_router(schedules_router(schedules, PREFIX))
     combined = APIRouter()
     combined.include_router(public)
     combined.include_router(router)
@@ -273,6 +282,10 @@ def _add_pages(app: FastAPI) -> None:
     @app.get("/flows", include_in_schema=False)
     def flows_page() -> FileResponse:
         return FileResponse(STATIC_DIR / "flows.html")
+
+    @app.get("/schedules", include_in_schema=False)
+    def schedules_page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "schedules.html")
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -53,6 +53,10 @@ def api(app: AppContext, host: str | None, port: int | None) -> None:
                                    first (flows revertible after success)
     GET  /v1/flows                 registered flows and their inputs
     GET  /v1/conductors            conductors alive now
+    POST /v1/schedules             create a schedule (name, flow, store, cron,
+                                   timezone, missed, priority)
+    GET  /v1/schedules[/<name>]    schedules, next fire times, fire history
+    POST /v1/schedules/<name>/pause|resume    DELETE /v1/schedules/<name>
     GET  /v1/openapi.json          the OpenAPI document
     GET  /metrics                  Prometheus metrics (no token needed)
     GET  /healthz  /readyz         liveness and readiness (no token needed)
@@ -64,6 +68,7 @@ def api(app: AppContext, host: str | None, port: int | None) -> None:
     from orchestrator import httpserver
     from orchestrator.api import OPENAPI_URL, create_app
     from orchestrator.api.health import ApiHealth
+    from orchestrator.schedules import ScheduleService
     from orchestrator.service import check_schema
     from orchestrator.settings import jobboard_settings
 
@@ -78,7 +83,9 @@ def api(app: AppContext, host: str | None, port: int | None) -> None:
                     "and cancel jobs", httpserver.url(listen_host, listen_port))
     health = ApiHealth(app.database, jobboard_settings(app.conf))
     try:
-        httpserver.serve(create_app(service, settings, health), listen_host, listen_port,
+        schedules = ScheduleService(app.database, service)
+        httpserver.serve(create_app(service, settings, health, schedules), listen_host,
+                         listen_port,
                          name="API", what=f"the web page and the API ({OPENAPI_URL})")
     finally:
         health.close()

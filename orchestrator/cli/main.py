@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
               "List registered flows and the inputs each one requires."),
     "jobs": ("jobs_cmd", "jobs", "Inspect jobs: list, show, explain, watch, cancel, retry."),
     "post": ("post_cmd", "post", "Post a job running a flow to the jobboard."),
+    "schedules": ("schedules_cmd", "schedules",
+                  "Post a flow's job on a cron expression: create, list, pause..."),
     "standalone": ("standalone_cmd", "standalone",
                    "Run a whole deployment on this machine, with demo jobs."),
 }

@@ -19,11 +19,12 @@ from orchestrator.conf import (
     jobboard,
     paths,
     retention,
+    scheduler,
     standalone,
 )
 
 _MODULES = (paths, jobboard, database, conductor, retention, flows, standalone, agent,
-            api)
+            api, scheduler)
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

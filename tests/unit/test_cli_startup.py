@@ -31,6 +31,7 @@ print("loaded:", " ".join(sorted({{m.split(".")[0] for m in sys.modules}} & set(
     ["post", "--help"], ["db", "purge", "--help"], ["flows", "--help"],
     ["conductors", "--help"], ["commands", "--help"], ["conductor", "--help"],
     ["api", "--help"], ["agent", "--help"], ["standalone", "--help"],
+    ["schedules", "--help"], ["schedules", "create", "--help"],
 ])
 def test_help_loads_no_heavy_library(args: list[str]) -> None:
     result = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
