@@ -166,3 +166,25 @@ def test_a_job_that_has_not_started_runs_the_new_release(
     assert ledger.tasks_with(path, "execute") == ["reserve", "create-entry", "commit"]
     # It records the shape it ran with: a resume would compare with that one.
     assert detail.meta[shapes.SHAPE_KEY] == shapes.record_for(release_2())
+
+
+def test_a_conductor_without_the_posted_shape_leaves_the_job_to_one_that_has_it(
+        database: persistence.Database, board_settings: jobs.JobboardSettings,
+        tmp_path: Path) -> None:
+    orch, job_id, path, _gate = suspended_in_release_1(database, board_settings, tmp_path)
+    waits = shape_change()(release_2)  # policy "wait", no earlier version here
+    with orch:
+        def passed() -> list[persistence.JobPass]:
+            with database.session() as session:
+                return persistence.job_passes(session, job_id)
+
+        run_conductor_until(database, board_settings, registry(waits), passed,
+                            name="upgraded", message="the upgraded conductor to pass")
+        assert "the job waits for a conductor that has it, to resume it" in \
+            passed()[0].reason
+        assert not orch.get_job(job_id).is_terminal
+        # A conductor not upgraded yet still has release 1: it finishes the job.
+        run_conductor_until(database, board_settings, registry(release_1),
+                            finished(orch, job_id), name="not-upgraded")
+        assert orch.get_job(job_id).state.value == "SUCCESS"
+    assert ledger.tasks_with(path, "execute") == ["reserve", "create", "commit"]
