@@ -177,6 +177,15 @@ class Orchestrator:
         shown, is refused here (see ``orchestrator.validation``). With
         ``strict``, a store key no task reads is refused too.
         """
+        name, label, unused, _flow = self._check(flow_name, store, document,
+                                                 priority=priority, strict=strict)
+        return name, label, unused
+
+    def _check(self, flow_name: str | None, store: object,
+               document: Mapping[str, Any] | None, *, priority: str, strict: bool,
+               ) -> tuple[str, str, tuple[str, ...], Any]:
+        """``validate``, plus the flow built from ``document`` (None without one)."""
+        flow = None
         if not isinstance(store, Mapping) or not all(isinstance(k, str) for k in store):
             raise InvalidStore(
                 "the store must be a JSON object mapping input names to values, "
@@ -215,7 +224,7 @@ class Orchestrator:
                                + ", ".join(unused) + "; it reads: "
                                + (", ".join(sorted(inputs)) or "nothing"))
         validation.check_posting_size(flow_name, store, priority=priority)
-        return flow_name, label, tuple(unused)
+        return flow_name, label, tuple(unused), flow
 
     # jobs ------------------------------------------------------------------
 
@@ -247,8 +256,8 @@ class Orchestrator:
                                  + ", ".join(PRIORITIES))
         if idempotency_key is not None:
             _check_idempotency_key(idempotency_key)
-        name, label, unused = self.validate(flow_name, store, document,
-                                            priority=priority, strict=strict)
+        name, label, unused, built = self._check(flow_name, store, document,
+                                                 priority=priority, strict=strict)
         keys = self._job_keys(name, store, document, concurrency_keys)
         self._check_schema()
         if idempotency_key is not None:
@@ -260,7 +269,7 @@ class Orchestrator:
                 self._jobboard(), flow_name=name, flow_label=label,
                 store=store, priority=priority, idempotency_key=idempotency_key,
                 document=document, concurrency_keys=keys,
-                meta=self._shape_meta(name, document))
+                meta=self._shape_meta(name, built))
         except persistence.DuplicateIdempotencyKey:
             # Another post with the same key won the race.
             assert idempotency_key is not None
@@ -303,14 +312,14 @@ class Orchestrator:
         if not record.is_terminal:
             raise JobNotFinished(record.id, record.state.value, "retried")
         flow = None if record.document is not None else record.flow_name
-        name, label, _unused = self.validate(flow, record.store, record.document,
-                                             priority=record.priority)
+        name, label, _unused, built = self._check(flow, record.store, record.document,
+                                                  priority=record.priority, strict=False)
         try:
             posted = self._lifecycle.post(
                 self._jobboard(), flow_name=name, flow_label=label, store=record.store,
                 priority=record.priority, document=record.document, retry_of=record.id,
                 concurrency_keys=record.concurrency_keys,
-                meta=self._shape_meta(name, record.document))
+                meta=self._shape_meta(name, built))
         except jobs.JobsError as exc:
             raise ServiceUnavailable(str(exc)) from exc
         return Posted(posted, created=True)
@@ -590,13 +599,14 @@ class Orchestrator:
         except jobs.InvalidKey as exc:
             raise InvalidRequest(str(exc)) from exc
 
-    def _shape_meta(self, flow_name: str,
-                    document: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The flow detail's record of the flow's shape (``orchestrator.shapes``)."""
+    def _shape_meta(self, flow_name: str, document_flow: Any) -> dict[str, Any]:
+        """The flow detail's record of the flow's shape (``orchestrator.shapes``):
+        of the flow built from the job's document when it has one (built once,
+        when it was checked), else of the registered flow (built once per name)."""
         from orchestrator import shapes
 
-        record = (shapes.record_for(self._build_document(document)[1])
-                  if document is not None else self._registry.shape_record(flow_name))
+        record = (shapes.record_for(document_flow) if document_flow is not None
+                  else self._registry.shape_record(flow_name))
         return {shapes.SHAPE_KEY: record}
 
     def _build_document(self, document: Mapping[str, Any]) -> tuple[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from persistence.engine import upsert_insert
 from persistence.models import ScheduleFireRow, ScheduleRow
 
 SCHEDULES = cast(Table, ScheduleRow.__table__)
@@ -129,7 +130,7 @@ def advance_schedule(session: Session, schedule_id: str, *, old: datetime, new: 
     if fire is not None:
         # Never twice for one fire time, whatever happened before (belt and braces:
         # only the winner of the UPDATE above gets here).
-        stmt = _insert_for(session)(FIRES).values(
+        stmt = upsert_insert(session.get_bind().dialect.name)(FIRES).values(
             schedule_id=fire.schedule_id, fire_at=fire.fire_at, outcome=fire.outcome,
             job_id=fire.job_id, detail=fire.detail, recorded_at=fire.recorded_at)
         session.execute(stmt.on_conflict_do_nothing(
@@ -145,17 +146,6 @@ def schedule_fires(session: Session, schedule_id: str, limit: int = 20) -> list[
                        outcome=row.outcome, job_id=row.job_id, detail=row.detail,
                        recorded_at=row.recorded_at)
             for row in session.execute(stmt)]
-
-
-def _insert_for(session: Session) -> Any:
-    """The dialect's INSERT with ON CONFLICT (only the one in use is imported)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert
 
 
 def _record(row: Any) -> ScheduleRecord:
