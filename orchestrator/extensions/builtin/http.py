@@ -9,12 +9,13 @@ from __future__ import annotations
 import json as jsonlib  # ``json`` is a parameter name of request()
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from orchestrator.extensions import base
+
+if TYPE_CHECKING:
+    import httpx
 from orchestrator.extensions.builtin.params import (
     check_json,
     check_names,
@@ -109,6 +110,8 @@ class HttpExtension(base.BaseAgentExtension):
         ``json`` (the parsed body when it is JSON, else None), ``url`` (after any
         redirects) and ``elapsed_seconds``.
         """
+        import httpx  # here: listing the commands loads this module, not a request
+
         method = method.upper()
         accepted = _expected(expected_status)
         started = time.monotonic()
@@ -146,6 +149,8 @@ class HttpExtension(base.BaseAgentExtension):
 
 
 def _read_capped(response: httpx.Response, cap: int, deadline: float) -> tuple[bytes, bool]:
+    import httpx
+
     # httpx's timeout applies to each read; the deadline bounds a server that
     # trickles bytes forever.
     chunks: list[bytes] = []
