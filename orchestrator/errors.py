@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+#: The failure a cancelled job's next task is given (``orchestrator.engines``):
+#: named here, where showing a job (even from the API's JSON) finds it without
+#: importing the engines. A cancellation is shown as such, never as a failure.
+CANCELLATION_TYPE = "orchestrator.engines.JobCancelled"
+
 
 class OrchestratorError(Exception):
     """The orchestrator could not complete the request."""

@@ -64,16 +64,6 @@ def job_summary_dict(record: JobRecord) -> dict[str, Any]:
     }
 
 
-#: The failure a cancelled job's next task is given (``orchestrator.engines``);
-#: named here so that showing a job does not import the engines.
-CANCELLATION_TYPE = "orchestrator.engines.JobCancelled"
-
-
-def is_cancellation(failure: TaskFailure | None) -> bool:
-    """Whether the failure only says that the job was cancelled before the task."""
-    return failure is not None and failure.type == CANCELLATION_TYPE
-
-
 def failure_dict(failure: TaskFailure | None, *, traceback: bool) -> dict[str, Any] | None:
     """The failure; ``traceback`` is null unless asked for."""
     if failure is None:

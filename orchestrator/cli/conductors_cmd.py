@@ -1,28 +1,40 @@
 from __future__ import annotations
 
-import json
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from orchestrator.cli.context import AppContext, with_app
+from orchestrator.cli import jsonout
+from orchestrator.cli.context import AppContext, config_option, read
+
+if TYPE_CHECKING:
+    from orchestrator.cli.remote import Api
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@with_app
-def conductors(app: AppContext, as_json: bool) -> None:
+@config_option
+def conductors(as_json: bool) -> None:
     """List the conductors alive now (registered on the ZooKeeper jobboard)."""
+
+    def through_api(api: Api) -> list[dict[str, Any]]:
+        return api.get("/conductors")["conductors"]  # type: ignore[no-any-return]
+
+    def directly(app: AppContext) -> list[dict[str, Any]]:
+        from orchestrator import views
+
+        with app.orchestrator() as orch:
+            return [views.conductor_dict(c) for c in orch.conductors()]
+
+    found = read(through_api, directly)
+    if as_json:
+        click.echo(jsonout.dumps(found))
+        return
     from rich.table import Table
     from rich.text import Text
 
-    from orchestrator import views
     from orchestrator.cli import render
 
-    with app.orchestrator() as orch:
-        found = [views.conductor_dict(c) for c in orch.conductors()]
-    if as_json:
-        click.echo(json.dumps(found, indent=2, sort_keys=True))
-        return
     if not found:
         render.console().print(Text("no conductor is alive", style="dim"))
         return

@@ -5,12 +5,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import shlex
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -20,10 +18,13 @@ if TYPE_CHECKING:
     from oslo_config import cfg
 
     import persistence
+    from orchestrator.cli.remote import Api
     from orchestrator.registry import FlowRegistry
     from orchestrator.service import Orchestrator
 
 _FILES_KEY = "orchestrator.config_files"
+
+T = TypeVar("T")
 
 
 def _remember_files(ctx: click.Context, _param: click.Parameter,
@@ -103,6 +104,25 @@ def load_config(ctx: click.Context) -> AppContext:
     return app
 
 
+def read(through_api: Callable[[Api], T], directly: Callable[[AppContext], T]) -> T:
+    """What a read-only command shows: through ``[cli] api_url`` when it is set
+    and the API answers (see ``orchestrator.cli.remote``), else read directly
+    from the database and ZooKeeper.
+
+    Both give the JSON views of ``orchestrator.views``, which the command renders.
+    """
+    from orchestrator.cli import remote
+
+    ctx = click.get_current_context()
+    api = remote.configured(ctx.find_root().meta.get(_FILES_KEY, []))
+    if api is not None:
+        try:
+            return through_api(api)
+        except remote.Unreachable:
+            pass
+    return directly(load_config(ctx))
+
+
 def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
     """Pass the AppContext as the first argument of a command."""
 
@@ -130,6 +150,8 @@ def setup_logging(verbose: int) -> None:
 def command_name() -> str:
     """How to type this CLI again: ``orchestrator`` when that is what the shell
     finds, else the path of the one running (a virtualenv's ``bin`` not on PATH)."""
+    import shutil  # here: it imports the compression modules, which no read needs
+
     installed = Path(sys.executable).parent / "orchestrator"
     if not installed.exists():
         return "orchestrator"
@@ -142,6 +164,8 @@ def command_name() -> str:
 
 def again(*words: str) -> str:
     """A command line that reaches the same deployment as this one, to print."""
+    import shlex
+
     files = click.get_current_context().find_root().meta.get(_FILES_KEY, [])
     parts = [command_name(), *(f"--config-file {shlex.quote(f)}" for f in files),
              *words]

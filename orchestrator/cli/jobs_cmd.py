@@ -8,17 +8,18 @@ time these commands print.
 from __future__ import annotations
 
 import getpass
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import click
 
-from orchestrator.cli.context import AppContext, again, with_app
+from orchestrator.cli import jsonout
+from orchestrator.cli.context import AppContext, again, config_option, read, with_app
 from persistence.records import JobState
 
 if TYPE_CHECKING:
+    from orchestrator.cli.remote import Api
     from orchestrator.service import JobRecord, Orchestrator
 
 # Each command imports what it renders with (rich, the service...) when it
@@ -102,41 +103,72 @@ def jobs() -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True,
               help="Show at most this many jobs.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
-@with_app
-def list_jobs(app: AppContext, states: tuple[str, ...], flow: str | None,
-              since: datetime | None, until: datetime | None, limit: int,
-              as_json: bool) -> None:
+@config_option
+def list_jobs(states: tuple[str, ...], flow: str | None, since: datetime | None,
+              until: datetime | None, limit: int, as_json: bool) -> None:
     """List jobs, newest first."""
+
+    def through_api(api: Api) -> list[dict]:
+        from orchestrator.cli import remote
+
+        return remote.listing(api, {  # type: ignore[no-any-return]
+            "state": list(states), "flow": flow, "limit": limit,
+            "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None})["jobs"]
+
+    def directly(app: AppContext) -> list[dict]:
+        from orchestrator.views import job_summary_dict
+
+        with app.orchestrator() as orch:
+            return [job_summary_dict(r) for r in orch.list_jobs(
+                states=[JobState(s) for s in states] or None, flow_name=flow,
+                since=since, until=until, limit=limit)]
+
+    found = read(through_api, directly)
+    if as_json:
+        click.echo(jsonout.dumps(found))
+        return
     from rich.text import Text
 
     from orchestrator.cli import render
 
-    with app.orchestrator() as orch:
-        records = orch.list_jobs(states=[JobState(s) for s in states] or None,
-                                 flow_name=flow, since=since, until=until, limit=limit)
-    if as_json:
-        click.echo(render.jobs_json(records))
-    elif records:
-        render.console().print(render.jobs_table(records))
-    else:
-        render.console().print(Text("no jobs match", style="dim"))
+    render.console().print(render.jobs_table(found) if found else
+                           Text("no jobs match", style="dim"))
 
 
 @jobs.command()
 @click.argument("job_id", metavar="JOB")
 @click.option("--traceback", is_flag=True, help="Include the tracebacks of failures.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-@with_app
-def show(app: AppContext, job_id: str, traceback: bool, as_json: bool) -> None:
+@config_option
+def show(job_id: str, traceback: bool, as_json: bool) -> None:
     """Show what happened to JOB: its record and each task in execution order."""
+
+    def through_api(api: Api) -> dict:
+        from orchestrator.cli import remote
+
+        detail = api.get(f"/jobs/{remote.quoted(job_id)}")
+        detail.pop("undoable", None)
+        if not traceback:
+            for task in detail["tasks"]:
+                for failure in (task["failure"], task["revert_failure"]):
+                    if failure is not None:
+                        failure["traceback"] = None
+        return detail  # type: ignore[no-any-return]
+
+    def directly(app: AppContext) -> dict:
+        from orchestrator.views import history_dict
+
+        with app.orchestrator() as orch:
+            return history_dict(orch.job_history(job_id), traceback=traceback)
+
+    history = read(through_api, directly)
+    if as_json:
+        click.echo(jsonout.dumps(history))
+        return
     from orchestrator.cli import render
 
-    with app.orchestrator() as orch:
-        history = orch.job_history(job_id)
-    if as_json:
-        click.echo(render.history_json(history, traceback=traceback))
-    else:
-        render.console().print(render.history_view(history, traceback=traceback))
+    render.console().print(render.history_view(history, traceback=traceback))
 
 
 @jobs.command()
@@ -190,22 +222,32 @@ def cancel(app: AppContext, job_id: str, wait: bool, timeout: float | None,
 @jobs.command()
 @click.argument("job_id", metavar="JOB")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@with_app
-def explain(app: AppContext, job_id: str, as_json: bool) -> None:
+@config_option
+def explain(job_id: str, as_json: bool) -> None:
     """Say why JOB is, or is not, running now, and who holds it since when.
 
     For instance: no conductor is alive; no live conductor has its flow; every
     slot is busy, with N jobs ahead of it; backing off after a failed attempt;
     quarantined; cancelled.
     """
-    from orchestrator.cli import render
-    from orchestrator.views import explanation_dict
 
-    with app.orchestrator() as orch:
-        explanation = orch.explain(job_id)
+    def through_api(api: Api) -> dict:
+        from orchestrator.cli import remote
+
+        return api.get(f"/jobs/{remote.quoted(job_id)}/explain")  # type: ignore[no-any-return]
+
+    def directly(app: AppContext) -> dict:
+        from orchestrator.views import explanation_dict
+
+        with app.orchestrator() as orch:
+            return explanation_dict(orch.explain(job_id))
+
+    explanation = read(through_api, directly)
     if as_json:
-        click.echo(json.dumps(explanation_dict(explanation), indent=2, sort_keys=True))
+        click.echo(jsonout.dumps(explanation))
         return
+    from orchestrator.cli import render
+
     render.console().print(render.explanation_view(explanation))
 
 
@@ -285,10 +327,10 @@ def _follow(orch: Orchestrator, record: JobRecord, what: str, hoped: JobState, *
             wait: bool, timeout: float | None, as_json: bool) -> None:
     """Print the job (its id, or its record as JSON) and how to follow it; with
     ``wait``, follow it and exit 1 unless it ends ``hoped``."""
-    from orchestrator.cli import progress, render
+    from orchestrator.cli import progress
 
     if as_json:
-        click.echo(render.history_json(orch.job_history(record.id)))
+        click.echo(jsonout.history_json(orch.job_history(record.id)))
     else:
         click.echo(record.id)
         click.echo(f"  {what}; follow it with: {again('jobs', 'watch', record.id)}",

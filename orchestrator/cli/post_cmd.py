@@ -80,7 +80,7 @@ def post(app: AppContext, flow: str | None, document_file: Any, store_json: str 
     """
     # Imported here, so that `post --help` answers at once.
     from orchestrator.cli import progress
-    from orchestrator.cli.render import history_json
+    from orchestrator.cli.jsonout import history_json
 
     if (flow is None) == (document_file is None):
         raise click.UsageError("give a registered FLOW or --document FILE (one of them)")

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from orchestrator.cli.context import AppContext, with_app
+from orchestrator.cli import jsonout
+from orchestrator.cli.context import AppContext, config_option, read, with_app
 from orchestrator.cli.post_cmd import _load_store
 
 if TYPE_CHECKING:
+    from orchestrator.cli.remote import Api
     from orchestrator.schedules import ScheduleService, ScheduleView
 
 # Each command imports what it needs when it runs: `schedules --help` answers at once.
@@ -79,20 +81,28 @@ def create(app: AppContext, name: str, flow: str, cron: str, timezone: str, miss
 
 @schedules.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
-@with_app
-def list_schedules(app: AppContext, as_json: bool) -> None:
+@config_option
+def list_schedules(as_json: bool) -> None:
     """List the schedules with their next fire time."""
+
+    def through_api(api: Api) -> list[dict[str, Any]]:
+        return api.get("/schedules")["schedules"]  # type: ignore[no-any-return]
+
+    def directly(app: AppContext) -> list[dict[str, Any]]:
+        from orchestrator.schedules.views import schedule_dict
+
+        with _service(app) as service:
+            return [schedule_dict(view) for view in service.list_all()]
+
+    found = read(through_api, directly)
+    if as_json:
+        click.echo(jsonout.dumps(found))
+        return
     from rich.table import Table
     from rich.text import Text
 
     from orchestrator.cli import render
-    from orchestrator.schedules.views import schedule_dict
 
-    with _service(app) as service:
-        found = [schedule_dict(view) for view in service.list_all()]
-    if as_json:
-        click.echo(json.dumps(found, indent=2, sort_keys=True))
-        return
     if not found:
         render.console().print(Text("no schedules", style="dim"))
         return
@@ -111,12 +121,23 @@ def list_schedules(app: AppContext, as_json: bool) -> None:
 @click.option("--history", type=click.IntRange(0, 1000), default=20, show_default=True,
               help="How many of the last fires to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-@with_app
-def show(app: AppContext, name: str, history: int, as_json: bool) -> None:
+@config_option
+def show(name: str, history: int, as_json: bool) -> None:
     """Show schedule NAME: its next fire times and its last fires, newest first."""
-    with _service(app) as service:
-        view = service.get(name, history)
-    _print(view, as_json)
+
+    def through_api(api: Api) -> dict[str, Any]:
+        from orchestrator.cli import remote
+
+        return api.get(f"/schedules/{remote.quoted(name)}",  # type: ignore[no-any-return]
+                       [("history", str(history))])
+
+    def directly(app: AppContext) -> dict[str, Any]:
+        from orchestrator.schedules.views import schedule_dict
+
+        with _service(app) as service:
+            return schedule_dict(service.get(name, history), with_fires=True)
+
+    _show(read(through_api, directly), as_json)
 
 
 def _named(func: Callable[..., None]) -> Callable[..., None]:
@@ -159,17 +180,21 @@ def _utc(value: str | None) -> str:
 
 
 def _print(view: ScheduleView, as_json: bool) -> None:
+    from orchestrator.schedules.views import schedule_dict
+
+    _show(schedule_dict(view, with_fires=True), as_json)
+
+
+def _show(shown: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(jsonout.dumps(shown))
+        return
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
     from orchestrator.cli import render
-    from orchestrator.schedules.views import schedule_dict
 
-    shown = schedule_dict(view, with_fires=True)
-    if as_json:
-        click.echo(json.dumps(shown, indent=2, sort_keys=True))
-        return
     panel = Table.grid(padding=(0, 2))
     for label, value in (("schedule", shown["name"]), ("flow", shown["flow"]),
                          ("cron", f"{shown['cron']}  ({shown['timezone']})"),

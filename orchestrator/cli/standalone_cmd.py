@@ -133,6 +133,7 @@ def _print_locations(console: Console, local: Standalone) -> None:
 
 
 def _run_demo(console: Console, orch: Orchestrator, api_url: str) -> list[JobRecord]:
+    from orchestrator import views
     from orchestrator.cli import render
 
     finished = []
@@ -142,7 +143,7 @@ def _run_demo(console: Console, orch: Orchestrator, api_url: str) -> list[JobRec
         final = orch.wait(record.id, timeout=120)
         finished.append(final)
         history = orch.job_history(final.id)
-        console.print(render.history_view(history))
+        console.print(render.history_view(views.history_dict(history)))
         console.print(f"in the browser: {api_url}/jobs/{final.id}", highlight=False)
         reverted = sorted((t for t in history.tasks if t.revert_started_at is not None),
                           key=lambda t: t.revert_started_at or final.created_at)
@@ -151,5 +152,6 @@ def _run_demo(console: Console, orch: Orchestrator, api_url: str) -> list[JobRec
                           + " -> ".join(t.name for t in reverted), highlight=False)
     console.print("\n[bold]job history[/bold] (newest first; "
                   "'orchestrator jobs show JOB' for one job)")
-    console.print(render.jobs_table(orch.list_jobs(limit=10)))
+    console.print(render.jobs_table(
+        [views.job_summary_dict(r) for r in orch.list_jobs(limit=10)]))
     return finished

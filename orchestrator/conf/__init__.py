@@ -13,6 +13,7 @@ from oslo_config import cfg
 from orchestrator.conf import (
     agent,
     api,
+    cli,
     conductor,
     database,
     flows,
@@ -24,7 +25,7 @@ from orchestrator.conf import (
 )
 
 _MODULES = (paths, jobboard, database, conductor, retention, flows, standalone, agent,
-            api, scheduler)
+            api, scheduler, cli)
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

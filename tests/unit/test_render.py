@@ -15,7 +15,8 @@ from rich.console import Console
 from taskflow.persistence import models as tf_models
 from taskflow.types import failure as tf_failure
 
-from orchestrator.cli import render
+from orchestrator import views
+from orchestrator.cli import jsonout, render
 from orchestrator.cli.jobs_cmd import jobs, parse_since
 from orchestrator.cli.progress import PlainReporter, snapshot
 from orchestrator.service import JobHistory, JobRecord, JobState, TaskFailure, TaskHistory
@@ -79,7 +80,7 @@ def history() -> JobHistory:
 
 
 def test_history_json_shape() -> None:
-    data = json.loads(render.history_json(history()))
+    data = json.loads(jsonout.history_json(history()))
     assert set(data) == JOB_KEYS | {"tasks", "passed_over", "attempt_history",
                                     "retried_by"}
     assert data["state"] == "REVERTED" and data["flow"] == "phone-calls"
@@ -98,7 +99,7 @@ def test_history_json_shape() -> None:
 
 
 def test_tracebacks_only_when_asked() -> None:
-    data = json.loads(render.history_json(history(), traceback=True))
+    data = json.loads(jsonout.history_json(history(), traceback=True))
     assert data["tasks"][2]["failure"]["traceback"] == BOOM.traceback
 
 
@@ -106,8 +107,8 @@ def test_json_is_stable_sorted_and_utc() -> None:
     offset = timezone(timedelta(hours=2))
     local = JobHistory(record=record(created_at=at(0).astimezone(offset)), tasks=[
         task("a", execute_started_at=at(1).astimezone(offset))])
-    text = render.history_json(local)
-    assert text == render.history_json(local)
+    text = jsonout.history_json(local)
+    assert text == jsonout.history_json(local)
     assert text == json.dumps(json.loads(text), indent=2, sort_keys=True)
     data = json.loads(text)
     assert data["created_at"] == "2024-05-01T12:00:00.000000+00:00"
@@ -116,16 +117,16 @@ def test_json_is_stable_sorted_and_utc() -> None:
 
 def test_jobs_json_keeps_order_and_unknowns_are_null() -> None:
     running = record(id="b", state=JobState.RUNNING, finished_at=None, owner="c1")
-    data = json.loads(render.jobs_json([running, record(id="a")]))
+    data = json.loads(jsonout.jobs_json([running, record(id="a")]))
     assert [j["id"] for j in data] == ["b", "a"]
     assert set(data[0]) == JOB_KEYS
     assert data[0]["duration"] is None and data[0]["finished_at"] is None
     assert data[0]["owner"] == "c1"
-    assert json.loads(render.jobs_json([])) == []
+    assert json.loads(jsonout.jobs_json([])) == []
 
 
 def test_post_json_is_unchanged() -> None:
-    data = json.loads(render.job_json(record()))
+    data = json.loads(jsonout.job_json(record()))
     assert set(data) == JOB_KEYS - {"updated_at", "duration", "board_job_id"}
 
 
@@ -138,31 +139,37 @@ def text_of(renderable: Any) -> str:
     return out.getvalue()
 
 
+def view_of(history: JobHistory, *, traceback: bool = False) -> Any:
+    return text_of(render.history_view(views.history_dict(history, traceback=traceback),
+                                       traceback=traceback))
+
+
 def test_job_table_shows_tasks_states_and_failures() -> None:
-    shown = text_of(render.history_view(history()))
+    shown = view_of(history())
     for name in ("call-jim", "call-joe", "call-jmilkfan", "REVERTED",
                  "ValueError: out of service", "6f1c1e0e-0000-4000-8000-000000000001",
                  "12:00:01.000", "took 250 ms"):
         assert name in shown
     assert "Traceback" not in shown
-    assert "File x" in text_of(render.history_view(history(), traceback=True))
+    assert "File x" in view_of(history(), traceback=True)
 
 
 def test_job_without_tasks_says_so() -> None:
-    shown = text_of(render.history_view(JobHistory(record(state=JobState.POSTED), [])))
+    shown = view_of(JobHistory(record(state=JobState.POSTED), []))
     assert "POSTED" in shown and "no task has started yet" in shown
 
 
 def test_jobs_table_lists_each_job() -> None:
-    shown = text_of(render.jobs_table([record(id="job-1"), record(
-        id="job-2", state=JobState.SUCCESS, flow_name="create-volume")]))
+    shown = text_of(render.jobs_table([views.job_summary_dict(r) for r in (
+        record(id="job-1"),
+        record(id="job-2", state=JobState.SUCCESS, flow_name="create-volume"))]))
     assert "job-1" in shown and "REVERTED" in shown
     assert "job-2" in shown and "SUCCESS" in shown and "create-volume" in shown
     assert shown.index("job-1") < shown.index("job-2")
 
 
 def test_markup_in_names_is_shown_as_is() -> None:
-    shown = text_of(render.tasks_table([task("[bold]odd[/bold]")]))
+    shown = text_of(render.tasks_table([views.task_dict(task("[bold]odd[/bold]"))]))
     assert "[bold]odd[/bold]" in shown
 
 
@@ -386,7 +393,7 @@ def test_plain_progress_shows_reverts_in_the_order_they_ran() -> None:
 
 
 def test_the_cancellation_failure_type_is_the_engines_own() -> None:
-    from orchestrator import engines, views
+    from orchestrator import engines, errors
 
     cls = engines.JobCancelled
-    assert views.CANCELLATION_TYPE == f"{cls.__module__}.{cls.__qualname__}"
+    assert errors.CANCELLATION_TYPE == f"{cls.__module__}.{cls.__qualname__}"
