@@ -7,28 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-
-class JobState(enum.StrEnum):
-    """Lifecycle of a job as recorded in ``orchestrator_jobs``.
-
-    The values are persisted: never rename one.
-    """
-
-    POSTING = "POSTING"
-    POSTED = "POSTED"
-    RUNNING = "RUNNING"
-    SUSPENDED = "SUSPENDED"
-    SUCCESS = "SUCCESS"
-    REVERTED = "REVERTED"
-    FAILED = "FAILED"
-
-
-TERMINAL_STATES: frozenset[JobState] = frozenset(
-    {JobState.SUCCESS, JobState.REVERTED, JobState.FAILED}
-)
-
-# States a claimed job may be handed back in (see ``jobs.lifecycle``).
-RELEASE_STATES: frozenset[JobState] = frozenset({JobState.POSTED, JobState.SUSPENDED})
+# The states live apart so that the CLI can offer them without defining the
+# records (a read-only command's start-up counts in milliseconds).
+from persistence.states import RELEASE_STATES as RELEASE_STATES
+from persistence.states import TERMINAL_STATES as TERMINAL_STATES
+from persistence.states import JobState as JobState
 
 # Jobboard priorities, highest first (TaskFlow's ``JobPriority`` names).
 PRIORITIES: tuple[str, ...] = ("VERY_HIGH", "HIGH", "NORMAL", "LOW", "VERY_LOW")

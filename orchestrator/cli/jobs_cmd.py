@@ -16,7 +16,7 @@ import click
 
 from orchestrator.cli import jsonout
 from orchestrator.cli.context import AppContext, again, config_option, read, with_app
-from persistence.records import JobState
+from persistence.states import JobState
 
 if TYPE_CHECKING:
     from orchestrator.cli.remote import Api

@@ -7,7 +7,7 @@ import click
 
 from orchestrator.cli.context import AppContext, again, with_app
 from orchestrator.errors import InvalidRequest, InvalidStore, OrchestratorError
-from persistence.records import JobState
+from persistence.states import JobState
 
 if TYPE_CHECKING:
     from orchestrator.service import Orchestrator
