@@ -128,6 +128,9 @@ class Orchestrator:
         # None: built by ``load_registry`` when first needed (posting, the
         # flows); reading job records never needs it.
         self._loaded_registry = registry
+        # Describing every flow builds each one (the API's /v1/flows, 20 ms):
+        # done once per registry loaded, which is all a description depends on.
+        self._described: tuple[FlowRegistry, list[FlowInfo]] | None = None
         if registry is None and load_registry is None:
             raise ValueError("give a registry, or a way to load one")
         self._board_settings = board_settings
@@ -163,7 +166,11 @@ class Orchestrator:
 
     def flows(self) -> list[FlowInfo]:
         self._reload_if_due()
-        return list(self._registry.describe_all())
+        registry = self._registry
+        described = self._described
+        if described is None or described[0] is not registry:
+            described = self._described = (registry, list(registry.describe_all()))
+        return list(described[1])
 
     def validate(self, flow_name: str | None, store: object,
                  document: Mapping[str, Any] | None = None, *,
