@@ -142,7 +142,7 @@ def main() -> None:
                 cells.append("")
                 continue
             walls, cpus = zip(*runs, strict=True)
-            cells.append(f"{statistics.median(walls):.2f} / {statistics.median(cpus):.2f}")
+            cells.append(f"{statistics.median(walls):.3f} / {statistics.median(cpus):.3f}")
         print(f"| orchestrator {name} | {' | '.join(cells)} |")
 
 
