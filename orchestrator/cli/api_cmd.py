@@ -82,6 +82,14 @@ def api(app: AppContext, host: str | None, port: int | None) -> None:
         LOG.warning("[api] auth_strategy is noauth: anyone who reaches %s can post "
                     "and cancel jobs", httpserver.url(listen_host, listen_port))
     health = ApiHealth(app.database, jobboard_settings(app.conf))
+    # Loaded before serving, or the first request needing them waits half a
+    # second for each: the flows (a job's page, /v1/flows) and TaskFlow's
+    # history backend (a job's tasks).
+    app.database.taskflow_backend()
+    try:
+        service.flows()
+    except Exception:  # noqa: BLE001 - the requests that need them will say why
+        LOG.exception("Loading the flows failed")
     try:
         schedules = ScheduleService(app.database, service)
         httpserver.serve(create_app(service, settings, health, schedules), listen_host,
