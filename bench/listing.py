@@ -6,7 +6,9 @@ driver (COPY on PostgreSQL, executemany on SQLite) rather than through the
 product: a job row, its logbook, one flow detail and its atom details, as
 posting and running leave them. Then, median of --runs after one warm-up:
 
-  * ``orchestrator jobs list`` as a subprocess (start-up included), --cli-runs;
+  * ``orchestrator jobs list`` as a subprocess (start-up included), --cli-runs,
+    reading the database directly and through ``orchestrator api`` (``[cli]
+    api_url``, started on the same database);
   * ``Orchestrator.page_jobs`` in-process: the first and second pages, by state,
     by flow, by both, since a day ago;
   * ``Orchestrator.job_history`` (what ``jobs show`` reads: one job's task rows);
@@ -178,11 +180,43 @@ def timed(call: Callable[[], Any], runs: int) -> float:
     return statistics.median(samples)
 
 
-def cli_cases(config: Path) -> Iterator[tuple[str, list[str]]]:
-    base = [str(ROOT / ".venv" / "bin" / "orchestrator"), "--config-file", str(config)]
-    yield "orchestrator jobs list", [*base, "jobs", "list"]
-    yield "orchestrator jobs list --state FAILED", [*base, "jobs", "list", "--state", "FAILED"]
+def cli_cases(config: Path, through_api: Path) -> Iterator[tuple[str, list[str]]]:
+    for how, path in (("", config), (" (through the API)", through_api)):
+        base = [str(ROOT / ".venv" / "bin" / "orchestrator"), "--config-file", str(path)]
+        yield f"orchestrator jobs list{how}", [*base, "jobs", "list"]
+        yield (f"orchestrator jobs list --state FAILED{how}",
+               [*base, "jobs", "list", "--state", "FAILED"])
     yield "orchestrator --help (start-up alone)", [*base, "--help"]
+
+
+def start_api(config: Path, work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``orchestrator api`` on this database (no token); its URL once it answers."""
+    import http.client
+
+    from orchestrator.standalone import find_free_port
+
+    port = find_free_port()
+    extra = work / "api.conf"
+    extra.write_text("[api]\nauth_strategy = noauth\n")
+    with open(work / "api.log", "ab") as log:
+        proc = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "orchestrator"), "--config-file", str(config),
+             "--config-file", str(extra), "api", "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while True:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            connection.request("GET", "/v1")
+            if connection.getresponse().status == 200:
+                return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the API did not start; see {work / 'api.log'}")
+        time.sleep(0.2)  # poll interval while the API starts
 
 
 def measure(db_url: str, backend: str, work: Path, args: argparse.Namespace) -> None:
@@ -195,11 +229,18 @@ def measure(db_url: str, backend: str, work: Path, args: argparse.Namespace) -> 
               f"(written in {took:.0f} s)\n")
         config = work / f"{backend}.conf"
         config.write_text(f"[DEFAULT]\nstate_path = {work}\n[database]\nconnection = {db_url}\n")
+        api, url = start_api(config, work)
+        through_api = work / f"{backend}-api.conf"
+        through_api.write_text(f"{config.read_text()}[cli]\napi_url = {url}\n")
         print("| command (subprocess, start-up included) | median ms |\n|---|---|")
-        for name, command in cli_cases(config):
-            ms = timed(lambda c=command: subprocess.run(  # type: ignore[misc]
-                c, check=True, stdout=subprocess.DEVNULL, cwd=ROOT), args.cli_runs)
-            print(f"| `{name}` | {ms:.0f} |")
+        try:
+            for name, command in cli_cases(config, through_api):
+                ms = timed(lambda c=command: subprocess.run(  # type: ignore[misc]
+                    c, check=True, stdout=subprocess.DEVNULL, cwd=ROOT), args.cli_runs)
+                print(f"| `{name}` | {ms:.0f} |")
+        finally:
+            api.terminate()
+            api.wait(timeout=60)
         seen = Statements(db)
         orch = Orchestrator(db, FlowRegistry.from_entry_points(),
                             jobs.JobboardSettings(hosts=("127.0.0.1:1",)))
