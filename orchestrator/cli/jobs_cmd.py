@@ -109,9 +109,7 @@ def list_jobs(states: tuple[str, ...], flow: str | None, since: datetime | None,
     """List jobs, newest first."""
 
     def through_api(api: Api) -> list[dict]:
-        from orchestrator.cli import remote
-
-        return remote.listing(api, {  # type: ignore[no-any-return]
+        return api.get("/jobs", {  # type: ignore[no-any-return]
             "state": list(states), "flow": flow, "limit": limit,
             "since": since.isoformat() if since else None,
             "until": until.isoformat() if until else None})["jobs"]

@@ -9,30 +9,15 @@ microseconds), ``null`` for what is not known. Apart from ``render`` so that
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from orchestrator.service import JobHistory, JobRecord
+    from orchestrator.service import JobHistory
 
 
 def dumps(view: object) -> str:
     """A view (or a list of them) as indented JSON, keys sorted."""
     return json.dumps(view, indent=2, sort_keys=True)
-
-
-def job_json(record: JobRecord) -> str:
-    """``job_dict`` as indented JSON, keys sorted."""
-    from orchestrator.views import job_dict
-
-    return dumps(job_dict(record))
-
-
-def jobs_json(records: Iterable[JobRecord]) -> str:
-    """A JSON array of ``job_summary_dict``, in the order given."""
-    from orchestrator.views import job_summary_dict
-
-    return dumps([job_summary_dict(r) for r in records])
 
 
 def history_json(history: JobHistory, *, traceback: bool = False) -> str:

@@ -55,15 +55,17 @@ class Api:
     token: str | None = None
     timeout: float = DEFAULT_TIMEOUT
 
-    def get(self, path: str, query: Iterable[tuple[str, str]] = ()) -> Any:
-        """The JSON body of ``GET <url>/v1<path>?<query>``.
+    def get(self, path: str, query: Mapping[str, Any] | None = None) -> Any:
+        """The JSON body of ``GET <url>/v1<path>?<query>``; a list in ``query``
+        repeats its key, None leaves it out.
 
         Raises ``Unreachable`` when nothing answers (refused, timed out, not
         HTTP), ``ApiRefused`` with the API's own message for an error status.
         """
         base = urllib.parse.urlsplit(self.url)
         target = f"{base.path.rstrip('/')}/v1{path}"
-        encoded = urllib.parse.urlencode(list(query))
+        encoded = urllib.parse.urlencode(
+            {k: v for k, v in (query or {}).items() if v is not None}, doseq=True)
         headers = {"Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -219,17 +221,6 @@ class _SectionReader(iniparser.BaseParser):
                                  self.lineno, key)
         if self._in_it:
             self.values[key] = "\n".join(value)
-
-
-def listing(api: Api, query: Mapping[str, Any]) -> Any:
-    """``GET /v1/jobs`` with repeated keys for list values."""
-    pairs: list[tuple[str, str]] = []
-    for key, value in query.items():
-        if value is None:
-            continue
-        for item in value if isinstance(value, list | tuple) else [value]:
-            pairs.append((key, str(item)))
-    return api.get("/jobs", pairs)
 
 
 def quoted(segment: str) -> str:

@@ -129,7 +129,7 @@ def show(name: str, history: int, as_json: bool) -> None:
         from orchestrator.cli import remote
 
         return api.get(f"/schedules/{remote.quoted(name)}",  # type: ignore[no-any-return]
-                       [("history", str(history))])
+                       {"history": history})
 
     def directly(app: AppContext) -> dict[str, Any]:
         from orchestrator.schedules.views import schedule_dict

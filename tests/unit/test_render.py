@@ -117,16 +117,16 @@ def test_json_is_stable_sorted_and_utc() -> None:
 
 def test_jobs_json_keeps_order_and_unknowns_are_null() -> None:
     running = record(id="b", state=JobState.RUNNING, finished_at=None, owner="c1")
-    data = json.loads(jsonout.jobs_json([running, record(id="a")]))
+    data = json.loads(jsonout.dumps([views.job_summary_dict(r) for r in (running, record(id="a"))]))
     assert [j["id"] for j in data] == ["b", "a"]
     assert set(data[0]) == JOB_KEYS
     assert data[0]["duration"] is None and data[0]["finished_at"] is None
     assert data[0]["owner"] == "c1"
-    assert json.loads(jsonout.jobs_json([])) == []
+    assert json.loads(jsonout.dumps([])) == []
 
 
 def test_post_json_is_unchanged() -> None:
-    data = json.loads(jsonout.job_json(record()))
+    data = json.loads(jsonout.dumps(views.job_dict(record())))
     assert set(data) == JOB_KEYS - {"updated_at", "duration", "board_job_id"}
 
 
